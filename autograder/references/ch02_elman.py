@@ -1,0 +1,65 @@
+"""Chapter 2 references: the Elman network, computed by ``torch.nn`` itself.
+
+Each function takes NumPy float64 arrays in PyTorch's layout, copies them into
+a ``torch.nn`` module in float64 on the reference device, runs the module and
+returns NumPy float64 arrays. The course writes no arithmetic of its own here:
+the reference *is* PyTorch.
+
+Shapes (B batch, T time steps, D input size, H hidden size, O output size):
+``x`` (B, T, D) batch first, ``h0``/``h_prev`` (B, H), ``W_ih`` (H, D),
+``W_hh`` (H, H), ``b_ih``/``b_hh`` (H,), ``W_hy`` (O, H), ``b_y`` (O,).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..device import REFERENCE_DTYPE, reference_device, to_device, to_numpy
+
+
+def _rnn_module(cls, W_ih, W_hh, b_ih, b_hh, nonlinearity, device, **kwargs):
+    hidden, inputs = np.shape(W_ih)
+    module = cls(inputs, hidden, nonlinearity=nonlinearity, dtype=REFERENCE_DTYPE,
+                 device=device, **kwargs)
+    suffix = "_l0" if cls is torch.nn.RNN else ""
+    with torch.no_grad():
+        getattr(module, "weight_ih" + suffix).copy_(to_device(W_ih, device))
+        getattr(module, "weight_hh" + suffix).copy_(to_device(W_hh, device))
+        getattr(module, "bias_ih" + suffix).copy_(to_device(b_ih, device))
+        getattr(module, "bias_hh" + suffix).copy_(to_device(b_hh, device))
+    return module
+
+
+def rnn_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, *, nonlinearity="tanh", device=None):
+    """h_t = tanh(x_t W_ih^T + b_ih + h_prev W_hh^T + b_hh) via ``torch.nn.RNNCell``."""
+    device = device or reference_device()
+    cell = _rnn_module(torch.nn.RNNCell, W_ih, W_hh, b_ih, b_hh, nonlinearity, device)
+    with torch.no_grad():
+        return to_numpy(cell(to_device(x_t, device), to_device(h_prev, device)))
+
+
+def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, *, nonlinearity="tanh", device=None):
+    """All hidden states h_1..h_T, shape (B, T, H), via ``torch.nn.RNN(batch_first=True)``."""
+    device = device or reference_device()
+    rnn = _rnn_module(torch.nn.RNN, W_ih, W_hh, b_ih, b_hh, nonlinearity, device,
+                      batch_first=True)
+    with torch.no_grad():
+        out, _ = rnn(to_device(x, device), to_device(h0, device).unsqueeze(0))
+    return to_numpy(out)
+
+
+def rnn_output(hs, W_hy, b_y, *, device=None):
+    """y_t = W_hy h_t + b_y for every step, shape (B, T, O), via ``torch.nn.Linear``."""
+    device = device or reference_device()
+    out_size, hidden = np.shape(W_hy)
+    linear = torch.nn.Linear(hidden, out_size, dtype=REFERENCE_DTYPE, device=device)
+    with torch.no_grad():
+        linear.weight.copy_(to_device(W_hy, device))
+        linear.bias.copy_(to_device(b_y, device))
+        return to_numpy(linear(to_device(hs, device)))
+
+
+def many_to_one_logits(x, h0, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, *, device=None):
+    """Logits (B, C) from the last hidden state h_T: ``nn.RNN`` then ``nn.Linear``."""
+    hs = rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, device=device)
+    return rnn_output(hs[:, -1:], W_hy, b_y, device=device)[:, 0]

@@ -1,0 +1,73 @@
+"""Shared fixtures and helpers for the course's test suite."""
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENTS = {"01-fnn-amnesia": "fnn_amnesia", "02-elman": "elman"}
+BIN = Path(sys.executable).parent
+
+# Kernels and nbgrader (which runs alembic) need the venv's bin on PATH.
+os.environ["PATH"] = str(BIN) + os.pathsep + os.environ.get("PATH", "")
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="no CUDA device here; run `pytest -m cuda` on a GPU machine")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
+def notebook_path(folder: str, assignment: str) -> Path:
+    return ROOT / folder / assignment / f"{ASSIGNMENTS[assignment]}.ipynb"
+
+
+def read_notebook(path: Path):
+    return nbformat.read(str(path), as_version=4)
+
+
+def nbgrader_meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+SOLUTION_BLOCK = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
+HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
+
+
+def secret_lines(assignment: str) -> list[str]:
+    """Lines that only the solutions notebook may contain (solutions and hidden tests).
+
+    Short or generic lines (``return hs``, ``for seed in ...``) are skipped:
+    they say nothing about the answer and would match harmless prose.
+    """
+    nb = read_notebook(notebook_path("solutions", assignment))
+    lines = []
+    for cell in nb.cells:
+        for block in SOLUTION_BLOCK.findall(cell.source) + HIDDEN_BLOCK.findall(cell.source):
+            for line in block.splitlines():
+                line = line.strip()
+                if len(line) >= 24 and not line.startswith(("#", "for seed", "return ")):
+                    lines.append(line)
+    return lines
+
+
+def solution_namespace(assignment: str) -> dict:
+    """Execute the setup and answer cells of a solutions notebook; return its globals."""
+    nb = read_notebook(notebook_path("solutions", assignment))
+    namespace: dict = {}
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        if cell.cell_type == "code" and (meta.get("solution") or meta.get("grade_id") == "imports"):
+            exec(compile(cell.source, f"<{assignment}:{meta.get('grade_id')}>", "exec"), namespace)
+    return namespace

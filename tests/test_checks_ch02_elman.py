@@ -1,0 +1,226 @@
+"""Chapter 2 checks: correct implementations pass, wrong ones are rejected with the right hint."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from autograder.checks import ch02_elman as checks
+from conftest import solution_namespace
+
+SOL = solution_namespace("02-elman")
+SEEDS = (0, 1, 7, 123)
+
+
+# --- honest implementations written differently from the solutions ---------------
+
+def step_loops(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
+    """Scalar loops, no matrix products at all."""
+    B, D = x_t.shape
+    H = W_hh.shape[0]
+    out = np.zeros((B, H))
+    for b in range(B):
+        for i in range(H):
+            s = b_ih[i] + b_hh[i]
+            for d in range(D):
+                s += W_ih[i, d] * x_t[b, d]
+            for k in range(H):
+                s += W_hh[i, k] * h_prev[b, k]
+            out[b, i] = np.tanh(s)
+    return out
+
+
+def step_torch(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
+    """Computed with torch tensors, converted back to NumPy float64."""
+    t = {k: torch.from_numpy(v) for k, v in dict(x=x_t, h=h_prev, Wi=W_ih, Wh=W_hh, bi=b_ih, bh=b_hh).items()}
+    return torch.tanh(t["x"] @ t["Wi"].T + t["bi"] + t["h"] @ t["Wh"].T + t["bh"]).numpy()
+
+
+def forward_column_vectors(x, h0, W_ih, W_hh, b_ih, b_hh):
+    """The textbook column-vector form, one sequence at a time."""
+    B, T, _ = x.shape
+    hs = np.zeros((B, T, W_hh.shape[0]))
+    for b in range(B):
+        h = h0[b][:, None]
+        for t in range(T):
+            h = np.tanh(W_ih @ x[b, t][:, None] + W_hh @ h + (b_ih + b_hh)[:, None])
+            hs[b, t] = h[:, 0]
+    return hs
+
+
+def output_loops(hs, W_hy, b_y):
+    return np.stack([hs[:, t] @ W_hy.T + b_y for t in range(hs.shape[1])], axis=1)
+
+
+def many_to_one_direct(x, h0, W_ih, W_hh, b_ih, b_hh, W_hy, b_y):
+    h = h0
+    for t in range(x.shape[1]):
+        h = np.tanh(x[:, t] @ W_ih.T + h @ W_hh.T + b_ih + b_hh)
+    return np.einsum("bh,oh->bo", h, W_hy) + b_y
+
+
+HONEST = [
+    (checks.check_rnn_step, SOL["rnn_step"]),
+    (checks.check_rnn_step, step_loops),
+    (checks.check_rnn_step, step_torch),
+    (checks.check_rnn_forward, SOL["rnn_forward"]),
+    (checks.check_rnn_forward, forward_column_vectors),
+    (checks.check_rnn_output, SOL["rnn_output"]),
+    (checks.check_rnn_output, output_loops),
+    (checks.check_many_to_one_logits, SOL["many_to_one_logits"]),
+    (checks.check_many_to_one_logits, many_to_one_direct),
+]
+
+
+@pytest.mark.parametrize("check,fn", HONEST, ids=lambda v: getattr(v, "__name__", str(v)))
+@pytest.mark.parametrize("seed", SEEDS)
+def test_honest_implementations_pass(check, fn, seed, capfd):
+    check(fn, seed=seed)
+    check(fn, seed=seed, batch=1, seq_len=1, zero_state=True)
+    out, err = capfd.readouterr()
+    assert err == "", "a check wrote to stderr, which nbgrader scores as a failure"
+    assert "correct" in out
+
+
+# --- mutants: each must be rejected, and the message must point at the mistake -----
+
+def _step(x_t, h, W_ih, W_hh, b_ih, b_hh, act=np.tanh):
+    return act(x_t @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
+
+
+def _fwd(x, h0, W_ih, W_hh, b_ih, b_hh, step=_step):
+    h, out = h0, []
+    for t in range(x.shape[1]):
+        h = step(x[:, t], h, W_ih, W_hh, b_ih, b_hh)
+        out.append(h)
+    return np.stack(out, axis=1)
+
+
+STEP_MUTANTS = {
+    "transposed W_hh": (lambda x_t, h_prev, W_ih, W_hh, b_ih, b_hh:
+                        _step(x_t, h_prev, W_ih, W_hh.T, b_ih, b_hh), "W_hh is used transposed"),
+    "missing b_hh": (lambda x_t, h_prev, W_ih, W_hh, b_ih, b_hh:
+                     np.tanh(x_t @ W_ih.T + b_ih + h_prev @ W_hh.T), "the bias b_hh is left out"),
+    "relu": (lambda x_t, h_prev, W_ih, W_hh, b_ih, b_hh:
+             _step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, act=lambda z: np.maximum(z, 0)),
+             "ReLU is used instead of tanh"),
+    "no activation": (lambda x_t, h_prev, W_ih, W_hh, b_ih, b_hh:
+                      _step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, act=lambda z: z),
+                      "the activation is missing"),
+    "ignores h_prev": (lambda x_t, h_prev, W_ih, W_hh, b_ih, b_hh:
+                       np.tanh(x_t @ W_ih.T + b_ih + b_hh), "previous hidden state is ignored"),
+    "transposed W_ih": (lambda x_t, h_prev, W_ih, W_hh, b_ih, b_hh:
+                        np.tanh(x_t @ W_ih + b_ih + h_prev @ W_hh.T + b_hh),
+                        "the product is x_t @ W_ih.T"),
+    "float32": (lambda x_t, h_prev, W_ih, W_hh, b_ih, b_hh:
+                _step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh).astype(np.float32), "dtype float64"),
+    "list": (lambda x_t, h_prev, W_ih, W_hh, b_ih, b_hh:
+             _step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh).tolist(), "numpy.ndarray"),
+    "torch tensor": (lambda x_t, h_prev, W_ih, W_hh, b_ih, b_hh:
+                     torch.from_numpy(_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh)), "torch tensor"),
+    "in place": (lambda x_t, h_prev, W_ih, W_hh, b_ih, b_hh:
+                 np.tanh(np.add(h_prev @ W_hh.T + b_hh + b_ih, x_t @ W_ih.T, out=h_prev)),
+                 "changed its input `h_prev` in place"),
+}
+
+FORWARD_MUTANTS = {
+    "off by one in time": (lambda x, h0, W_ih, W_hh, b_ih, b_hh: np.concatenate(
+        [h0[:, None], _fwd(x, h0, W_ih, W_hh, b_ih, b_hh)[:, :-1]], axis=1),
+        "shifted by one time step"),
+    "state not carried": (lambda x, h0, W_ih, W_hh, b_ih, b_hh: np.stack(
+        [_step(x[:, t], h0, W_ih, W_hh, b_ih, b_hh) for t in range(x.shape[1])], axis=1),
+        "state is not carried forward"),
+    "ignores h0": (lambda x, h0, W_ih, W_hh, b_ih, b_hh:
+                   _fwd(x, np.zeros_like(h0), W_ih, W_hh, b_ih, b_hh), "h0 is ignored"),
+    "reversed time": (lambda x, h0, W_ih, W_hh, b_ih, b_hh:
+                      _fwd(x[:, ::-1], h0, W_ih, W_hh, b_ih, b_hh), "read backwards in time"),
+    "transposed W_hh": (lambda x, h0, W_ih, W_hh, b_ih, b_hh:
+                        _fwd(x, h0, W_ih, W_hh.T, b_ih, b_hh), "W_hh is used transposed"),
+    "missing b_ih": (lambda x, h0, W_ih, W_hh, b_ih, b_hh:
+                     _fwd(x, h0, W_ih, W_hh, 0 * b_ih, b_hh), "the bias b_ih is left out"),
+    "time-major result": (lambda x, h0, W_ih, W_hh, b_ih, b_hh:
+                          _fwd(x, h0, W_ih, W_hh, b_ih, b_hh).transpose(1, 0, 2).copy(), "shape"),
+    "includes h0": (lambda x, h0, W_ih, W_hh, b_ih, b_hh: np.concatenate(
+        [h0[:, None], _fwd(x, h0, W_ih, W_hh, b_ih, b_hh)], axis=1), "should have shape"),
+}
+
+OUTPUT_MUTANTS = {
+    "missing b_y": (lambda hs, W_hy, b_y: hs @ W_hy.T, "the bias b_y is left out"),
+    "tanh on output": (lambda hs, W_hy, b_y: np.tanh(hs @ W_hy.T + b_y), "tanh is applied"),
+    "softmax on output": (lambda hs, W_hy, b_y: (lambda e: e / e.sum(-1, keepdims=True))(
+        np.exp(hs @ W_hy.T + b_y)), "softmax is applied"),
+    "transposed W_hy": (lambda hs, W_hy, b_y: hs @ W_hy + b_y, "W_hy (output_size, hidden_size)"),
+}
+
+
+def _m2o(pick):
+    def fn(x, h0, W_ih, W_hh, b_ih, b_hh, W_hy, b_y):
+        return pick(_fwd(x, h0, W_ih, W_hh, b_ih, b_hh), h0) @ W_hy.T + b_y
+    return fn
+
+
+M2O_MUTANTS = {
+    "first state": (_m2o(lambda hs, h0: hs[:, 0]), "h_1 is used instead of the last"),
+    "off by one": (_m2o(lambda hs, h0: hs[:, -2]), "h_{T-1} is used instead of h_T"),
+    "mean state": (_m2o(lambda hs, h0: hs.mean(axis=1)), "mean of all hidden states"),
+    "initial state": (_m2o(lambda hs, h0: h0), "the initial state h0 is used"),
+    "all steps": (lambda x, h0, W_ih, W_hh, b_ih, b_hh, W_hy, b_y:
+                  _fwd(x, h0, W_ih, W_hh, b_ih, b_hh) @ W_hy.T + b_y, "should have shape"),
+}
+
+MUTANTS = ([(checks.check_rnn_step, name, *v) for name, v in STEP_MUTANTS.items()]
+           + [(checks.check_rnn_forward, name, *v) for name, v in FORWARD_MUTANTS.items()]
+           + [(checks.check_rnn_output, name, *v) for name, v in OUTPUT_MUTANTS.items()]
+           + [(checks.check_many_to_one_logits, name, *v) for name, v in M2O_MUTANTS.items()])
+
+
+@pytest.mark.parametrize("check,name,fn,hint", MUTANTS,
+                         ids=[f"{c.__name__}-{n}" for c, n, _, _ in MUTANTS])
+def test_mutants_are_rejected_with_a_pointed_message(check, name, fn, hint):
+    with pytest.raises(AssertionError) as info:
+        check(fn)  # the visible test, as in the notebook
+    assert hint in str(info.value), f"mutant {name!r}: message does not point at the mistake:\n{info.value}"
+
+
+@pytest.mark.parametrize("check", [checks.check_rnn_step, checks.check_rnn_forward,
+                                   checks.check_rnn_output, checks.check_many_to_one_logits])
+def test_the_student_stub_fails_with_a_clear_message(check):
+    def stub(*args, **kwargs):
+        raise NotImplementedError()
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        check(stub)
+
+
+def test_the_failure_message_names_the_first_wrong_time_step():
+    def late_bug(x, h0, W_ih, W_hh, b_ih, b_hh):
+        hs = _fwd(x, h0, W_ih, W_hh, b_ih, b_hh)
+        hs[:, 3:] *= 0.5     # wrong from time step 3 on
+        return hs
+    with pytest.raises(AssertionError) as info:
+        checks.check_rnn_forward(late_bug, seed=0, seq_len=6)
+    msg = str(info.value)
+    assert "time steps 0..2 are right; the first wrong time step is 3" in msg
+    assert "time step 3" in msg and "expected" in msg and "max abs error" in msg
+
+
+def test_objects_that_claim_equality_are_refused():
+    class AlwaysEqual(np.ndarray):
+        def __eq__(self, other):
+            return True
+    class Liar:
+        shape = (5, 6)
+        dtype = np.float64
+        def __eq__(self, other):
+            return True
+    for fake in (lambda **kw: np.zeros((5, 6)).view(AlwaysEqual), lambda **kw: Liar()):
+        with pytest.raises(AssertionError, match="should be a numpy.ndarray"):
+            checks.check_rnn_step(fake)
+
+
+def test_hidden_sizes_differ_from_the_visible_ones():
+    """Hidden tests call the same check with other seeds: the sizes really change."""
+    sizes = {tuple(checks.make_case(s).sizes.values()) for s in range(20)}
+    assert len(sizes) > 10
+    for s in range(50):
+        case = checks.make_case(s)
+        assert case.sizes["D"] != case.sizes["H"], "a transposed W_ih must not fit by chance"
