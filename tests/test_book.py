@@ -1,0 +1,95 @@
+"""The book builds from scratch with warnings as errors, and the HTML holds what it must."""
+from __future__ import annotations
+
+import html
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ASSIGNMENTS, ROOT, secret_lines
+
+pytestmark = pytest.mark.slow
+CHAPTERS = {"01-fnn-amnesia": "book/01-fnn-amnesia.html", "02-elman": "book/02-elman.html"}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("book")
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--path-output",
+         str(out), "--all", "--warningiserror", "--nitpick", "--keep-going"],
+        capture_output=True, text=True, cwd=ROOT)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"book build failed:\n{log[-6000:]}"
+    assert "WARNING" not in re.sub(r"\[IPKernelApp\] WARNING[^\n]*", "", log), log[-4000:]
+    return out / "_build" / "html"
+
+
+def page(site, rel):
+    return (site / rel).read_text(encoding="utf-8")
+
+
+def test_every_toc_page_is_built(site):
+    toc = (ROOT / "_toc.yml").read_text()
+    for doc in re.findall(r"(?:root|file):\s*(\S+)", toc):
+        assert (site / f"{doc}.html").exists(), doc
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_chapters_have_the_parts_every_chapter_has(site, assignment):
+    text = page(site, CHAPTERS[assignment])
+    for needle in ("Learning goals", "Estimated time", "Summary", "Exercises", "Glossary"):
+        assert needle in text, f"{assignment}: no {needle!r}"
+    assert re.search(r"[\u4e00-\u9fff]{2,}", text), "the glossary gives Chinese terms"
+    assert re.search(r'id="equation-eq-ch\d', text), "numbered, labelled equations"
+    assert 'class="reference internal" href="bibliography.html' in text or "bibliography.html#id" in text, \
+        "references cite the shared bibliography"
+    for img in re.findall(r"<img[^>]*>", text):
+        alt = re.search(r'alt="([^"]*)"', img)
+        assert alt and alt.group(1).strip(), f"figure without alt text: {img[:120]}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_download_link_serves_the_released_notebook(site, assignment):
+    text = page(site, CHAPTERS[assignment])
+    name = f"{ASSIGNMENTS[assignment]}.ipynb"
+    links = re.findall(rf'href="(\.\./_downloads/[0-9a-f]+/{re.escape(name)})"', text)
+    assert links, f"no download link to {name}"
+    served = (site / "book" / links[0]).resolve()
+    nb = json.loads(served.read_text())
+    assert any("nbgrader" in c.get("metadata", {}) for c in nb["cells"])
+    assert served.read_bytes() == (ROOT / "exercises" / assignment / name).read_bytes()
+
+
+def test_no_solution_or_hidden_test_in_the_html(site):
+    pages = {p: p.read_text(encoding="utf-8", errors="replace") for p in site.rglob("*.html")}
+    pages.update({p: p.read_text(errors="replace") for p in site.rglob("*.ipynb")})
+    for assignment in ASSIGNMENTS:
+        for line in secret_lines(assignment):
+            variants = {line, html.escape(line), html.escape(line, quote=False)}
+            for path, text in pages.items():
+                assert not any(v in text for v in variants), f"{path.name} leaks: {line}"
+    assert not list(site.rglob("solutions"))
+
+
+def test_glued_numbers_are_rendered(site):
+    for rel in CHAPTERS.values():
+        text = page(site, rel)
+        assert not re.search(r"\{glue:?\w*\}", text), "an unresolved glue role"
+
+
+def test_the_interactive_figure_is_saved_for_static_html(site):
+    text = page(site, CHAPTERS["02-elman"])
+    state = re.search(r'<script type="application/vnd.jupyter.widget-state\+json">(.*?)</script>',
+                      text, re.S)
+    assert state, "no widget state saved in the page"
+    models = json.loads(state.group(1))["state"].values()
+    names = [m["model_name"] for m in models]
+    assert "LinkModel" in names, "the slider must be jslinked (works without a kernel)"
+    assert "StackModel" in names and "IntSliderModel" in names
+    frames = [m for m in models if m["model_name"] == "ImageModel"]
+    assert len(frames) >= 5, "one precomputed frame per time step"
