@@ -16,11 +16,12 @@ STAMP_VENV := $(VENV)/.installed
 # are stale, so this stamp clears them (see book/instructors.md).
 AUTOGRADER_SRC := $(shell find autograder -name '*.py' 2>/dev/null)
 STAMP_AUTOGRADER := _build/.autograder-stamp
-BOOK_SRC := _config.yml _toc.yml $(wildcard book/*.md book/*.bib) $(wildcard exercises/*/*.ipynb)
+# Browser libraries served by the book itself (offline math and widgets).
+STAMP_VENDOR := _build/vendor-static/.installed
 
 ASSIGNMENT ?= 02-elman
 
-.PHONY: book test release venv clean grade autograde feedback export benchmark
+.PHONY: book test release venv vendor clean grade autograde feedback export benchmark
 
 venv: $(STAMP_VENV)
 
@@ -36,12 +37,21 @@ $(STAMP_AUTOGRADER): $(AUTOGRADER_SRC) | $(STAMP_VENV)
 	rm -rf _build/.jupyter_cache _build/.doctrees
 	mkdir -p _build && touch $@
 
+$(STAMP_VENDOR): vendor/package.json vendor/package-lock.json tools/vendor_assets.py
+	rm -rf _build/vendor-npm && mkdir -p _build/vendor-npm
+	cp vendor/package.json vendor/package-lock.json _build/vendor-npm/
+	cd _build/vendor-npm && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	$(BIN)/python tools/vendor_assets.py _build/vendor-npm/node_modules _build/vendor-static
+	touch $@
+
+vendor: $(STAMP_VENDOR)
+
 ## make book: execute the chapters (cached) and write _build/html.
-book: $(STAMP_VENV) $(STAMP_AUTOGRADER)
+book: $(STAMP_VENV) $(STAMP_AUTOGRADER) $(STAMP_VENDOR)
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 
 ## make test: the whole test suite (builds the book from scratch with -W).
-test: $(STAMP_VENV)
+test: $(STAMP_VENV) $(STAMP_VENDOR)
 	$(BIN)/python -m pytest -q
 
 ## make release: regenerate exercises/ (student notebooks) from solutions/.
