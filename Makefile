@@ -13,8 +13,9 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 STAMP_VENV := $(VENV)/.installed
 # The execution cache keys on cell sources only: it cannot see the autograder
 # package the chapters import. When the package changes, the cached outputs
-# are stale, so this stamp clears them (see book/instructors.md).
-AUTOGRADER_SRC := $(shell find autograder -name '*.py' 2>/dev/null)
+# are stale, so this stamp clears them (see book/instructors.md). Sphinx does
+# not see changes to the book's own extension (book/_ext) either.
+AUTOGRADER_SRC := $(shell find autograder book/_ext -name '*.py' 2>/dev/null)
 STAMP_AUTOGRADER := _build/.autograder-stamp
 # Browser libraries served by the book itself (offline math and widgets).
 STAMP_VENDOR := _build/vendor-static/.installed

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -71,3 +72,17 @@ def solution_namespace(assignment: str) -> dict:
         if cell.cell_type == "code" and (meta.get("solution") or meta.get("grade_id") == "imports"):
             exec(compile(cell.source, f"<{assignment}:{meta.get('grade_id')}>", "exec"), namespace)
     return namespace
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory) -> Path:
+    """The book built from scratch (no cache) with warnings as errors; its html folder."""
+    out = tmp_path_factory.mktemp("book")
+    proc = subprocess.run(
+        [str(BIN / "jupyter-book"), "build", str(ROOT), "--path-output", str(out), "--all",
+         "--warningiserror", "--nitpick", "--keep-going"],
+        capture_output=True, text=True, cwd=ROOT)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"book build failed:\n{log[-6000:]}"
+    assert "WARNING" not in re.sub(r"\[IPKernelApp\] WARNING[^\n]*", "", log), log[-4000:]
+    return out / "_build" / "html"
