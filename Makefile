@@ -6,8 +6,8 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
-# Matplotlib/IPython caches inside _build keep a fresh machine quiet.
-export MPLBACKEND := Agg
+# No MPLBACKEND here: the chapters' kernels need matplotlib's inline backend,
+# or glued figures are saved as "<Figure size ...>" text instead of PNGs.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 STAMP_VENV := $(VENV)/.installed

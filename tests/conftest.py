@@ -17,7 +17,7 @@ BIN = Path(sys.executable).parent
 
 # Kernels and nbgrader (which runs alembic) need the venv's bin on PATH.
 os.environ["PATH"] = str(BIN) + os.pathsep + os.environ.get("PATH", "")
-os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.pop("MPLBACKEND", None)   # the book's kernels need the inline backend
 os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
 
 

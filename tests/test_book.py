@@ -38,6 +38,9 @@ def test_chapters_have_the_parts_every_chapter_has(site, assignment):
     assert re.search(r'id="equation-eq-ch\d', text), "numbered, labelled equations"
     assert 'class="reference internal" href="bibliography.html' in text or "bibliography.html#id" in text, \
         "references cite the shared bibliography"
+    figures = re.findall(r'<img[^>]*src="\.\./_images/[^"]+\.png"', text)
+    assert len(figures) >= 3, f"{assignment}: glued matplotlib figures are missing (saved as text?)"
+    assert "&lt;Figure size" not in text, "a figure was rendered as its text repr"
     for img in re.findall(r"<img[^>]*>", text):
         alt = re.search(r'alt="([^"]*)"', img)
         assert alt and alt.group(1).strip(), f"figure without alt text: {img[:120]}"
