@@ -15,7 +15,7 @@ STAMP_VENV := $(VENV)/.installed
 # package the chapters import. When the package changes, the cached outputs
 # are stale, so this stamp clears them (see book/instructors.md). Sphinx does
 # not see changes to the book's own extension (book/_ext) either.
-AUTOGRADER_SRC := $(shell find autograder book/_ext -name '*.py' 2>/dev/null)
+AUTOGRADER_SRC := $(shell find autograder book/_ext -name '*.py' -not -path 'autograder/grading/*' 2>/dev/null)
 STAMP_AUTOGRADER := _build/.autograder-stamp
 # Browser libraries served by the book itself (offline math and widgets).
 STAMP_VENDOR := _build/vendor-static/.installed
@@ -70,6 +70,10 @@ feedback: $(STAMP_VENV)
 ## make export: instructor/grades.csv from the gradebook.
 export: $(STAMP_VENV)
 	$(BIN)/python -m autograder export
+
+## make grade ASSIGNMENT=02-elman [WORKERS=2]: parallel grading, isolated scores, flags, report.
+grade: $(STAMP_VENV)
+	$(BIN)/python -m autograder grade $(ASSIGNMENT) $(if $(WORKERS),--workers $(WORKERS),)
 
 ## make benchmark: build and grading timings, printed (never asserted).
 benchmark: $(STAMP_VENV)

@@ -1,8 +1,12 @@
-"""Instructors' commands: ``python -m autograder {release,autograde,feedback,export}``.
+"""Instructors' commands: ``python -m autograder {release,autograde,feedback,export,grade}``.
 
-Each wraps nbgrader with the course's configuration (autograder/course.py),
-run from the course root with the venv's bin on PATH. ``make release``,
-``make autograde``, ``make feedback`` and ``make export`` call these.
+``release``, ``autograde``, ``feedback`` and ``export`` wrap nbgrader with the
+course's configuration (autograder/course.py), run from the course root with
+the venv's bin on PATH. ``grade`` is the class-scale grader
+(autograder/grading/): parallel, isolated from student code, with flags and a
+report; ``python -m autograder grade --help`` lists its options. ``make
+release``, ``make autograde``, ``make feedback``, ``make export`` and
+``make grade`` call these.
 """
 from __future__ import annotations
 
@@ -53,6 +57,10 @@ def export(root: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["grade"]:
+        from .grading.cli import main as grade_main
+        return grade_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=ROOT, help="course root (default: this repository)")
@@ -64,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("assignments", nargs="*" if name == "release" else "+",
                        help="assignment names, e.g. 02-elman")
     sub.add_parser("export", help="write instructor/grades.csv from the gradebook")
+    sub.add_parser("grade", help="class-scale, isolated grading (see `grade --help`)")
     args = parser.parse_args(argv)
     root = args.root.resolve()
     if args.command == "export":

@@ -1,0 +1,97 @@
+"""The isolated grader against the hostile suite (tests/hostile/), without nbgrader's kernel.
+
+Each hostile submission must score zero on the parts it cheats, keep the points
+of the parts it answers honestly, and carry its flags; honest submissions
+written unlike the solution must get full marks with no flags.
+"""
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from autograder.grading import gradebook as course_gradebook
+from autograder.grading.job import Options, grade_submission
+from autograder.grading.parts import student_seed
+from classroom import make_course, solved_sources, student_notebook
+from hostile.submissions import HONEST, HOSTILE, honest_notebook
+
+ASSIGNMENT = "02-elman"
+QUICK = Options(run_nbgrader=False, sandbox_seconds=4, timeout=20, sandbox_mem=2 * 2**30)
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    root = make_course(tmp_path_factory.mktemp("grading"), ASSIGNMENT)
+    return root, course_gradebook.make_bundle(root, ASSIGNMENT)
+
+
+def files_of(nb) -> dict[str, bytes]:
+    return {"elman.ipynb": nbformat.writes(nb).encode(), "timestamp.txt": b"2026-11-23 12:00:00 UTC"}
+
+
+def grade(course, student, nb=None, raw=None, missing=False, options=QUICK):
+    root, bundle = course
+    if missing:
+        files = {"timestamp.txt": b"x"}
+    elif raw is not None:
+        files = {"elman.ipynb": raw.encode()}
+    else:
+        files = files_of(nb)
+    return grade_submission(student, files, bundle, options)
+
+
+def test_the_solution_gets_full_marks_and_no_flags(course):
+    root, _ = course
+    result = grade(course, "alice", student_notebook(root, ASSIGNMENT, None))
+    assert (result.status, result.score, result.max_score, result.flags) == ("graded", 11, 11, [])
+
+
+@pytest.mark.parametrize("style", sorted(HONEST))
+def test_honest_but_different_implementations_get_full_marks(course, style):
+    root, _ = course
+    nb = honest_notebook(student_notebook(root, ASSIGNMENT, set()), style)
+    result = grade(course, f"honest_{style}", nb)
+    assert result.score == 11, {k: v["message"][:300] for k, v in result.parts.items()}
+    assert result.flags == []
+
+
+def test_the_empty_notebook_scores_zero_with_teaching_messages(course):
+    root, _ = course
+    result = grade(course, "carol", student_notebook(root, ASSIGNMENT, set()))
+    assert result.score == 0 and result.status == "graded"
+    assert all("not implemented" in p["message"] for p in result.parts.values())
+
+
+def test_inputs_are_randomised_per_student_and_deterministic():
+    assert student_seed(ASSIGNMENT, "a", "rnn_step") == student_seed(ASSIGNMENT, "a", "rnn_step")
+    assert student_seed(ASSIGNMENT, "a", "rnn_step") != student_seed(ASSIGNMENT, "b", "rnn_step")
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=lambda h: h.name)
+def test_hostile_submission_scores_zero_where_it_cheats_and_is_flagged(course, case):
+    root, bundle = course
+    nb = None
+    if case.build is not None:
+        nb = case.build(student_notebook(root, ASSIGNMENT, set()), solved_sources(root, ASSIGNMENT))
+    result = grade(course, case.name, nb, raw=case.raw, missing=case.missing)
+    for flag in case.flags:
+        assert flag in result.flags, (flag, result.flags)
+    if case.raw is not None or case.missing:
+        assert result.status == "error" and result.score == 0
+        return
+    assert result.status == "graded"
+    for part in case.cheated:
+        assert result.parts[part]["isolated"] == 0, (part, result.parts[part])
+    for part in case.earned:
+        assert result.parts[part]["isolated"] == bundle.points[part], (part, result.parts[part])
+    assert result.flags, "a hostile submission must be flagged"
+
+
+def test_results_are_plain_data_and_no_student_code_ran_here(course):
+    """The grader process never imports what the sandbox would refuse to a student."""
+    root, _ = course
+    nb = student_notebook(root, ASSIGNMENT, None)
+    result = grade(course, "dora", nb)
+    json.dumps({"parts": result.parts, "flags": result.flags})   # plain data only
