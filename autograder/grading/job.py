@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import integrity
+from . import integrity, zygote
 from .parts import parts_for, supported
 from .sandbox import Limits, build_cases, run_isolated, score_parts, setup_source
 
@@ -83,6 +83,8 @@ class Result:
 
 
 _KERNEL_DIR: str | None = None
+KERNEL_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+              "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
 
 
 def _kernel_spec_dir(kernel_mem: int) -> str:
@@ -98,13 +100,13 @@ def _kernel_spec_dir(kernel_mem: int) -> str:
                      "-f", "{connection_file}", "--IPKernelApp.log_level=ERROR"],
             "display_name": "Python 3 (graded, limited)",
             "language": "python",
-            "env": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                    "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg",
-                    "PYDEVD_DISABLE_FILE_VALIDATION": "1"},
+            "env": dict(KERNEL_ENV),
         }))
         _KERNEL_DIR = str(folder)
     os.environ["JUPYTER_PATH"] = _KERNEL_DIR
     os.environ["RNN_GRADE_KERNEL_MEM"] = str(int(kernel_mem))
+    # Kernels are forked from this worker's zygote (torch etc. already imported) when it runs.
+    zygote.configure(KERNEL_ENV)
     return _KERNEL_DIR
 
 
@@ -328,6 +330,8 @@ def grade_submission(student: str, files: dict[str, bytes], bundle: CourseBundle
         result.flags += integrity.suspicious_flags(integrity.student_code(nb, release))
         if not supported(bundle.assignment):
             raise RuntimeError(f"no isolated grading is defined for {bundle.assignment}")
+        if options.run_nbgrader:
+            zygote.start(KERNEL_ENV)   # its imports overlap with the isolated run
         _isolated(result, bundle, nb, options)
         if options.run_nbgrader:
             remaining = options.timeout - (time.perf_counter() - start)
