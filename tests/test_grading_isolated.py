@@ -95,3 +95,15 @@ def test_results_are_plain_data_and_no_student_code_ran_here(course):
     nb = student_notebook(root, ASSIGNMENT, None)
     result = grade(course, "dora", nb)
     json.dumps({"parts": result.parts, "flags": result.flags})   # plain data only
+
+
+def test_the_command_says_where_it_looked_for_submissions(course, tmp_path, capsys):
+    from autograder.grading.cli import main
+    root, _ = course
+    with pytest.raises(SystemExit, match="does not exist"):
+        main([ASSIGNMENT, "--root", str(root), "--submitted", str(tmp_path / "nowhere"), "--quiet"])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main([ASSIGNMENT, "--root", str(root), "--submitted", str(empty), "--quiet",
+                 "--out", str(tmp_path / "g.csv"), "--no-report"]) == 1
+    assert f"no student folders in {empty}" in capsys.readouterr().err

@@ -162,7 +162,13 @@ def grade(root: Path, assignment: str, *, submitted: Path | None = None, out: Pa
     options = options or Options()
     url = db_url or course_gradebook.db_url(root)
     bundle = course_gradebook.make_bundle(root, assignment, url)
+    if not submitted.is_dir():
+        raise SystemExit(f"grade: the submissions folder {submitted} does not exist "
+                         f"(expected {submitted}/<student_id>/{assignment}/<notebook>.ipynb)")
     jobs = course_gradebook.read_submissions(submitted, assignment)
+    if not jobs:
+        log(f"grade: no student folders in {submitted} "
+            f"(expected {submitted}/<student_id>/{assignment}/<notebook>.ipynb)")
     bar = Progress(len(jobs), enabled=progress)
     results: list[Result] = []
     start = time.perf_counter()
