@@ -60,3 +60,34 @@ def order_task(n: int, *, seq_len: int = 12, marker_span: int = 6,
     labels = (pos[:, 0] < pos[:, 1]).astype(np.int64)
     return OrderTask(tokens=tokens, labels=labels, vocab_size=vocab_size,
                      marker_span=marker_span)
+
+
+@dataclass(frozen=True)
+class OrderExperiment:
+    """The order-task experiment that chapter 1 runs and chapter 2 repeats.
+
+    Kept here, once, so that "chapter 2 solves chapter 1's task" stays true:
+    both chapters read their sizes, data and training budget from this object.
+    """
+
+    vocab_size: int = 8      # A, B and six distractor tokens
+    seq_len: int = 12        # tokens per sequence
+    marker_span: int = 6     # A and B always sit in the first marker_span positions
+    hidden_size: int = 16    # hidden units of every model in the experiment
+    num_train: int = 4000
+    num_test: int = 1000
+    steps: int = 600         # Adam steps
+    batch_size: int = 128
+    lr: float = 1e-2
+    train_seed: int = 0
+    test_seed: int = 1
+
+    def splits(self) -> tuple[OrderTask, OrderTask]:
+        """The training and test sets, always the same draws."""
+        common = dict(seq_len=self.seq_len, marker_span=self.marker_span,
+                      vocab_size=self.vocab_size)
+        return (order_task(self.num_train, seed=self.train_seed, **common),
+                order_task(self.num_test, seed=self.test_seed, **common))
+
+
+ORDER_EXPERIMENT = OrderExperiment()
