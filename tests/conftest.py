@@ -11,8 +11,9 @@ import nbformat
 import pytest
 import torch
 
+from classroom import NOTEBOOKS as ASSIGNMENTS  # assignment -> notebook name, defined once
+
 ROOT = Path(__file__).resolve().parent.parent
-ASSIGNMENTS = {"01-fnn-amnesia": "fnn_amnesia", "02-elman": "elman"}
 BIN = Path(sys.executable).parent
 
 # Kernels and nbgrader (which runs alembic) need the venv's bin on PATH.
