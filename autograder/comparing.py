@@ -1,26 +1,33 @@
 """Exact-type checks and tolerance comparisons whose failures teach.
 
-Every check in :mod:`autograder.checks` ends here. A failure raises
-``AssertionError`` with a message that says which output is wrong, where (the
-first wrong index, named by axis: batch row, time step, ...), expected versus
-got, the largest absolute and relative errors, and, when the wrong answer
-matches a known mistake exactly, which mistake it was.
+Every graded part ends here, in the notebook and in the isolated grader alike.
+A failure raises ``AssertionError`` with a message that says which output is
+wrong, where (the earliest wrong time step first, every index named by axis),
+expected against got with enough digits to see the difference, how many
+times the allowed error the worst value is, whether the differences are only
+float32 round-off, and every known mistake whose output equals the answer.
 """
 from __future__ import annotations
 
 import numbers
-from typing import Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
+from .calling import Foreign, describe_value
 from .device import ATOL, RTOL
 
-__all__ = ["call_student", "require_array", "require_int", "assert_matches",
-           "describe_args"]
+__all__ = ["require_array", "require_int", "require_float", "assert_matches", "describe_args",
+           "digits_apart", "ROUNDOFF_HINT"]
+
+ROUNDOFF_HINT = (
+    "These differences are at float32 round-off scale (about 1e-7 of the values), not a "
+    "logic error: somewhere your code computes in float32 (a float32 array, np.float32, or "
+    "a torch tensor's default dtype). Keep float64 throughout, intermediate results included.")
 
 
 def describe_args(args: Mapping[str, object]) -> str:
-    """``x_t: float64 array (3, 4), h_prev: ...`` for error messages."""
+    """``x_t: float64 array of shape (3, 4), window=2`` for error messages."""
     parts = []
     for key, value in args.items():
         if isinstance(value, np.ndarray):
@@ -30,71 +37,49 @@ def describe_args(args: Mapping[str, object]) -> str:
     return ", ".join(parts)
 
 
-def call_student(fn: Callable, name: str, args: Mapping[str, object], *,
-                 shape_hint: str = ""):
-    """Call the student's ``fn(**args)`` on private copies of the inputs.
-
-    Turns a missing implementation or a crash into an ``AssertionError`` that
-    names the function and the shapes it was given, and refuses a function
-    that modifies its inputs in place.
-    """
-    if not callable(fn):
-        raise AssertionError(f"`{name}` should be a function, but it is a {type(fn).__name__}.")
-    copies = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in args.items()}
-    try:
-        result = fn(**copies)
-    except NotImplementedError:
-        raise AssertionError(
-            f"`{name}` is not implemented yet: replace `raise NotImplementedError()` "
-            f"in its cell with your code, run that cell, then run this test again."
-        ) from None
-    except Exception as err:  # the student's crash, reported with its inputs
-        hint = f"\nHint: {shape_hint}" if shape_hint else ""
-        raise AssertionError(
-            f"`{name}` raised {type(err).__name__}: {err}\n"
-            f"It was called with {describe_args(args)}.{hint}"
-        ) from None
-    for key, value in args.items():
-        if isinstance(value, np.ndarray) and not np.array_equal(copies[key], value):
-            raise AssertionError(
-                f"`{name}` changed its input `{key}` in place. Compute a new array "
-                f"instead of writing into the ones you are given."
-            )
-    return result
+def _type_text(got) -> str:
+    if isinstance(got, Foreign):
+        return got.type_name
+    return f"{type(got).__module__}.{type(got).__qualname__}"
 
 
-def require_array(got, name: str, shape: Sequence[int], dtype=np.float64) -> np.ndarray:
+def require_array(got, name: str, shape: Sequence[int], dtype=np.float64,
+                  hint: str = "") -> np.ndarray:
     """Demand exactly a ``numpy.ndarray`` of the given shape and dtype.
 
     Exactly means ``type(got) is numpy.ndarray``: a subclass or an object that
-    merely claims to be equal is refused.
+    merely claims to be equal is refused. ``hint`` is added to shape errors.
     """
     shape = tuple(int(s) for s in shape)
     dtype = np.dtype(dtype)
     if type(got) is not np.ndarray:
         extra = ""
-        if hasattr(got, "detach") and hasattr(got, "numpy"):
-            extra = " It looks like a torch tensor: return `tensor.detach().numpy()`."
-        elif isinstance(got, (list, tuple)):
+        note = got.note if isinstance(got, Foreign) else ""
+        if note.startswith("a torch") or (hasattr(got, "detach") and hasattr(got, "numpy")):
+            extra = (" It looks like a torch tensor: compute with NumPy and return a NumPy array.")
+        elif note.startswith(("a list", "a tuple")) or isinstance(got, (list, tuple)):
             extra = " Wrap it with `np.array(...)` or, better, compute with NumPy throughout."
+        elif note.startswith("a subclass"):
+            extra = " Return a plain numpy.ndarray, not a subclass of it."
+        elif got is None:
+            extra = " Did you forget the `return` statement?"
         raise AssertionError(
             f"{name} should be a numpy.ndarray of shape {shape} and dtype {dtype}, "
-            f"but a {type(got).__module__}.{type(got).__qualname__} arrived.{extra}"
-        )
+            f"but a {_type_text(got)} arrived.{extra}")
     if got.shape != shape:
-        hint = ""
+        why = ""
         if len(got.shape) == len(shape) and sorted(got.shape) == sorted(shape):
-            hint = " The sizes are right but in another order: check for a transpose."
+            why = " The sizes are right but in another order: check for a transpose."
         elif got.ndim != len(shape):
-            hint = f" Expected {len(shape)} dimensions, got {got.ndim}."
+            why = f" Expected {len(shape)} dimensions, got {got.ndim}."
+        more = f"\nHint: {hint}" if hint else ""
         raise AssertionError(
-            f"{name} should have shape {shape}, but it has shape {got.shape}.{hint}")
+            f"{name} should have shape {shape}, but it has shape {got.shape}.{why}{more}")
     if got.dtype != dtype:
         raise AssertionError(
             f"{name} should have dtype {dtype}, but it has dtype {got.dtype}. "
             f"Create it as {dtype} (for example `np.zeros(shape, dtype=np.{dtype})`) and keep "
-            f"that precision throughout (no float32 arrays or tensors)."
-        )
+            f"that precision throughout (no float32 arrays or tensors).")
     if dtype.kind == "f" and not np.all(np.isfinite(got)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
         raise AssertionError(f"{name} contains {got[bad]} at index {bad}: every value must be finite.")
@@ -105,12 +90,27 @@ def require_int(got, name: str) -> int:
     """Demand exactly a Python ``int`` (``bool`` and NumPy integers refused)."""
     if type(got) is not int:
         hint = ""
-        if isinstance(got, numbers.Integral) and not isinstance(got, bool):
+        if isinstance(got, Foreign) and got.module == "numpy":
+            hint = " Convert it with `int(...)`."
+        elif isinstance(got, numbers.Integral) and not isinstance(got, bool):
             hint = " Convert it with `int(...)`."
         elif isinstance(got, float) and float(got).is_integer():
             hint = " Use integer arithmetic (`//`, not `/`) or convert with `int(...)`."
         raise AssertionError(
-            f"{name} should be a Python int, but a {type(got).__name__} ({got!r}) arrived.{hint}")
+            f"{name} should be a Python int, but {describe_value(got)} arrived.{hint}")
+    return got
+
+
+def require_float(got, name: str) -> float:
+    """Demand exactly a Python ``float`` (a NumPy scalar is refused with a hint)."""
+    if type(got) is not float:
+        hint = ""
+        if isinstance(got, Foreign) and got.module == "numpy":
+            hint = " Convert it with `float(...)`."
+        elif type(got) is int:
+            hint = " Return it as a float (`float(...)`)."
+        raise AssertionError(
+            f"{name} should be a Python float, but {describe_value(got)} arrived.{hint}")
     return got
 
 
@@ -118,47 +118,79 @@ def _close(got: np.ndarray, expected: np.ndarray) -> np.ndarray:
     return np.abs(got - expected) <= ATOL + RTOL * np.abs(expected)
 
 
+def digits_apart(expected: float, got: float) -> tuple[str, str]:
+    """Both numbers with the fewest significant digits (at least 6) that tell them apart."""
+    for digits in range(6, 18):
+        a, b = f"{expected:+.{digits}g}", f"{got:+.{digits}g}"
+        if a != b:
+            return a, b
+    return f"{expected!r}", f"{got!r}"
+
+
+def _first_wrong(ok: np.ndarray, time_axis: int | None) -> tuple[int, ...]:
+    """The first wrong index; with a time axis, the first one in the earliest wrong step."""
+    if time_axis is None or ok.ndim <= time_axis:
+        return tuple(int(i) for i in np.argwhere(~ok)[0])
+    moved = np.moveaxis(~ok, time_axis, 0)
+    step = int(np.argmax(moved.reshape(moved.shape[0], -1).any(axis=1)))
+    inner = tuple(int(i) for i in np.argwhere(moved[step])[0])
+    index = list(inner)
+    index.insert(time_axis, step)
+    return tuple(index)
+
+
+def is_roundoff(got: np.ndarray, expected: np.ndarray) -> bool:
+    """Differences no larger than float32 round-off of numbers of this size."""
+    scale = max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
+    return float(np.max(np.abs(got - expected))) <= 2e-5 * scale
+
+
 def assert_matches(got: np.ndarray, expected: np.ndarray, name: str, *,
                    axes: Sequence[str], reference: str,
-                   mistakes: Mapping[str, np.ndarray] | None = None,
+                   mistakes: Mapping[str, object] | None = None,
                    time_axis: int | None = None) -> None:
     """Compare ``got`` with ``expected`` elementwise under the course tolerance.
 
     ``axes`` names every axis (``"batch row"``, ``"time step"``, ...).
     ``mistakes`` maps a description of a common mistake to the output that
-    mistake produces; when ``got`` matches one, the message names it.
-    ``time_axis`` marks the axis along which the first wrong step is reported.
+    mistake produces; every one that ``got`` matches is named.
+    ``time_axis`` marks the axis along which the earliest wrong step is reported.
     """
     got = np.asarray(got, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
     ok = _close(got, expected)
     if ok.all():
         return
-    bad = tuple(int(i) for i in np.argwhere(~ok)[0])
+    bad = _first_wrong(ok, time_axis)
     where = ", ".join(f"{axis} {i}" for axis, i in zip(axes, bad))
-    abs_err = np.abs(got - expected)
-    # CS231n's relative error: bounded by 1, defined where the reference is 0.
-    rel_err = abs_err / np.maximum(np.abs(got) + np.abs(expected), 1e-8)
-    lines = [
-        f"Wrong values in {name} (compared with {reference}).",
-        f"  first wrong value at index {bad} ({where}; indices start at 0):",
-        f"    expected {expected[bad]:+.6f}, got {got[bad]:+.6f}",
-        f"  {int((~ok).sum())} of {ok.size} values are wrong; "
-        f"max abs error {abs_err.max():.2e}, max rel error {rel_err.max():.2e} "
-        f"(allowed: {ATOL:g} + {RTOL:g} * |expected|)",
-    ]
+    allowed = ATOL + RTOL * np.abs(expected)
+    ratio = float(np.max(np.abs(got - expected) / allowed))
+    exp_text, got_text = digits_apart(float(expected[bad]), float(got[bad]))
+    lines = [f"Wrong values in {name} (compared with {reference})."]
     if time_axis is not None and got.ndim > time_axis:
-        other = tuple(a for a in range(got.ndim) if a != time_axis)
-        step_ok = ok.all(axis=other) if other else ok
-        first = int(np.argmin(step_ok))
-        if first > 0:
-            lines.append(f"  time steps 0..{first - 1} are right; the first wrong time step is {first}.")
+        step = bad[time_axis]
+        if step > 0:
+            lines.append(f"  Time steps 0..{step - 1} are right; the first wrong time step is {step}.")
         else:
-            lines.append("  already the first time step (index 0) is wrong.")
+            lines.append("  Already the first time step (index 0) is wrong.")
+    lines += [
+        f"  First wrong value at index {bad} ({where}; indices start at 0):",
+        f"    expected {exp_text}, got {got_text}",
+        f"  {int((~ok).sum())} of {ok.size} values are wrong; the worst is {ratio:.3g} times "
+        f"the allowed error |got - expected| <= {ATOL:g} + {RTOL:g} * |expected|.",
+    ]
+    roundoff = is_roundoff(got, expected)
+    if roundoff:
+        lines.append("  " + ROUNDOFF_HINT)
     matched = [desc for desc, alt in (mistakes or {}).items()
-               if np.shape(alt) == got.shape and _close(got, np.asarray(alt, dtype=np.float64)).all()]
-    if matched:
+               if alt is not None and np.shape(alt) == got.shape
+               and _close(got, np.asarray(alt, dtype=np.float64)).all()]
+    if len(matched) == 1:
         lines.append(f"  Hint: your output is exactly what you get when {matched[0]}.")
-    elif mistakes:
+    elif matched:
+        lines.append("  Hint: your output is exactly what you get under each of these mistakes "
+                     "(at these sizes they give the same numbers): "
+                     + "; or ".join(matched) + ".")
+    elif mistakes and not roundoff:
         lines.append("  Common causes: " + "; ".join(mistakes) + ".")
     raise AssertionError("\n".join(lines))

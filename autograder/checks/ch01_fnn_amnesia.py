@@ -1,21 +1,19 @@
-"""Checks for chapter 1's graded exercises (why feed-forward networks forget order).
+"""Chapter 1's graded parts (why feed-forward networks forget order), declared once.
 
 Encodings are compared with ``torch.nn.functional.one_hot`` references;
 parameter counts with ``sum(p.numel())`` of real ``torch.nn`` modules built at
-the randomised sizes.
+the drawn sizes. Each :class:`~autograder.parts.Part` below is the single
+source of its notebook test, its in-kernel check and its isolated grading.
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from ..comparing import call_student, require_int
+from ..parts import NUMPY, Case, Output, Part
 from ..references import ch01_fnn_amnesia as ref
-from ._harness import check_array_function, passed
 
-__all__ = ["check_bag_of_words", "check_window_features", "check_window_mlp_param_count",
-           "check_rnn_param_count", "make_tokens"]
+__all__ = ["PARTS", "make_tokens", "check_bag_of_words", "check_window_features",
+           "check_window_mlp_param_count", "check_rnn_param_count"]
 
 
 def make_tokens(seed: int, *, num_sequences=None, seq_len=None, vocab_size=None):
@@ -29,112 +27,173 @@ def make_tokens(seed: int, *, num_sequences=None, seq_len=None, vocab_size=None)
     return tokens, V
 
 
-def check_bag_of_words(bag_of_words, seed: int = 0, **sizes) -> None:
-    """``bag_of_words(tokens, vocab_size)`` -> (N, V) float64 counts."""
+def _tokens_sizes(args):
+    N, T = args["tokens"].shape
+    sizes = {"N": N, "T": T, "V": args["vocab_size"]}
+    if "window" in args:
+        sizes["window"] = args["window"]
+    return sizes
+
+
+# ---------------------------------------------------------------- part 1: bag of words
+
+def _bow_inputs(seed, **sizes):
     tokens, V = make_tokens(seed, **sizes)
-    expected = ref.bag_of_words(tokens, V)
-    check_array_function(
-        bag_of_words, "bag_of_words", dict(tokens=tokens, vocab_size=V), expected=expected,
-        output="bag-of-words counts", axes=("sequence", "token id"),
-        reference="torch.nn.functional.one_hot(tokens).sum(dim=1)",
-        mistakes={
-            "only presence is recorded (1 for a word that occurs, instead of how many times)":
-                lambda: (expected > 0).astype(np.float64),
-            "the counts are divided by the sequence length (frequencies, not counts)":
-                lambda: expected / tokens.shape[1],
-            "the token ids are shifted by one (column v should count token id v)":
-                lambda: np.roll(expected, 1, axis=1),
-        },
-        shape_hint="tokens has shape (num_sequences, seq_len); the result has one row per "
-                   "sequence and one column per token id 0..vocab_size-1.")
-    N, T = tokens.shape
-    passed("bag_of_words", seed, {"N": N, "T": T, "V": V})
+    return {"tokens": tokens, "vocab_size": V}
 
 
-def check_window_features(window_features, seed: int = 0, window=None, **sizes) -> None:
-    """``window_features(tokens, vocab_size, window)`` -> (N, window*V) float64."""
+def _bow_mistakes(args):
+    tokens, V = args["tokens"], args["vocab_size"]
+    expected = lambda: ref.bag_of_words(tokens, V)  # noqa: E731
+    return {
+        "only presence is recorded (1 for a word that occurs, instead of how many times)":
+            lambda: (expected() > 0).astype(np.float64),
+        "the counts are divided by the sequence length (frequencies, not counts)":
+            lambda: expected() / tokens.shape[1],
+        "the token ids are shifted by one (column v should count token id v)":
+            lambda: np.roll(expected(), 1, axis=1),
+    }
+
+
+BAG_OF_WORDS = Part(
+    grade_id="bag_of_words", points=2,
+    signature=("tokens", "vocab_size"),
+    inputs=_bow_inputs,
+    reference=ref.bag_of_words,
+    reference_name="torch.nn.functional.one_hot(tokens).sum(dim=1)",
+    outputs=(Output("counts", "bag-of-words counts", axes=("sequence", "token id")),),
+    visible=(Case(0),),
+    hidden=(Case(11), Case(12), Case(13), Case(14, num_sequences=1), Case(15, seq_len=1),
+            Case(16, vocab_size=2)),
+    mistakes=_bow_mistakes,
+    hint="tokens has shape (num_sequences, seq_len); the result has one row per sequence and "
+         "one column per token id 0..vocab_size-1.",
+    sizes=_tokens_sizes,
+)
+
+
+# ---------------------------------------------------------------- part 2: a fixed window
+
+def _window_inputs(seed, window=None, **sizes):
     tokens, V = make_tokens(seed, **sizes)
     T = tokens.shape[1]
     if window is None:
-        window = int(np.random.default_rng(seed + 1000).integers(2, T))
-    args = dict(tokens=tokens, vocab_size=V, window=window)
-    expected = ref.window_features(**args)
-    one_hot = np.eye(V)[tokens]                      # (N, T, V), for the mistakes only
-    padded = np.concatenate([np.zeros((len(tokens), max(0, window - T), V)), one_hot], axis=1)
-    flat = lambda a: a.reshape(len(tokens), -1)  # noqa: E731
-    mistakes = {
+        window = int(np.random.default_rng(seed + 1000).integers(1, T + 3))
+    return {"tokens": tokens, "vocab_size": V, "window": int(window)}
+
+
+def _window_mistakes(args):
+    tokens, V, window = args["tokens"], args["vocab_size"], args["window"]
+    N, T = tokens.shape
+    one_hot = np.eye(V)[tokens]                       # (N, T, V)
+    padded = np.concatenate([np.zeros((N, max(0, window - T), V)), one_hot], axis=1)
+    flat = lambda a: a.reshape(N, -1)  # noqa: E731
+    return {
         "the window holds the newest token first (order it oldest first)":
             lambda: flat(padded[:, -window:][:, ::-1]),
         "the window holds the FIRST `window` tokens instead of the last ones":
             lambda: flat(padded[:, :window]),
         "the window stops one token early (the newest token is missing)":
             lambda: flat(np.concatenate([np.zeros_like(padded[:, :1]), padded], 1)[:, -window - 1:-1]),
-        "the features are flattened time-major per vocabulary entry (transposed before reshape)":
+        "the features are flattened vocabulary-major (the (N, window, V) one-hot array was "
+        "transposed to (N, V, window) before the reshape)":
             lambda: flat(padded[:, -window:].transpose(0, 2, 1)),
+        "the padding is put after the sequence instead of before it (pad on the left, the "
+        "oldest side)":
+            lambda: flat(np.concatenate([one_hot, np.zeros((N, max(0, window - T), V))],
+                                        axis=1)[:, -window:] if window > T else padded[:, -window:]),
     }
-    check_array_function(
-        window_features, "window_features", args, expected=expected,
-        output="window features", axes=("sequence", "feature"),
-        reference="one_hot of the last `window` tokens, oldest first, flattened",
-        mistakes=mistakes,
-        shape_hint="the result has shape (num_sequences, window * vocab_size): the one-hot "
-                   "vector of each of the last `window` tokens, oldest first, side by side; "
-                   "positions before the start of the sequence are all-zero vectors.")
-    passed("window_features", seed, {"N": len(tokens), "T": T, "V": V, "window": window})
 
 
-def _count_sizes(seed, names, given):
-    rng = np.random.default_rng(seed)
-    ranges = {"vocab_size": (5, 5000), "window": (2, 12), "hidden_size": (3, 600),
-              "num_classes": (2, 50)}
-    return {n: int(given.get(n) or rng.integers(*ranges[n])) for n in names}
+WINDOW_FEATURES = Part(
+    grade_id="window_features", points=2,
+    signature=("tokens", "vocab_size", "window"),
+    inputs=_window_inputs,
+    reference=ref.window_features,
+    reference_name="one_hot of the last `window` tokens, oldest first, flattened",
+    outputs=(Output("features", "window features", axes=("sequence", "feature")),),
+    # The visible cases include a window longer than the sequence (left padding):
+    # a naive `np.eye(V)[tokens[:, -window:]]` fails here, not only in grading.
+    visible=(Case(0), Case(1, seq_len=3, window=5)),
+    hidden=(Case(21), Case(22), Case(23), Case(24, window=1), Case(25, seq_len=4, window=4),
+            Case(26, seq_len=3, window=6), Case(27, num_sequences=1), Case(28, seq_len=1)),
+    mistakes=_window_mistakes,
+    hint="the result has shape (num_sequences, window * vocab_size): the one-hot vector of each "
+         "of the last `window` tokens, oldest first, side by side. When the sequence is shorter "
+         "than the window (T < window), the positions before its start are all-zero vectors "
+         "(pad on the left), so the shape is the same for every T.",
+    sizes=_tokens_sizes,
+)
 
 
-def _check_count(fn, name, args, expected, mistakes, module_desc):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        got = require_int(call_student(fn, name, args), f"The count returned by `{name}`")
-    if got == expected:
-        return
-    lines = [f"`{name}({', '.join(f'{k}={v}' for k, v in args.items())})` returned {got}, "
-             f"but {module_desc} has {expected} parameters (difference {got - expected:+d})."]
-    hits = [desc for desc, value in mistakes.items() if value == got]
-    if hits:
-        lines.append(f"Hint: that is the count you get when {hits[0]}.")
-    else:
-        lines.append("Count every weight matrix AND every bias vector of every layer.")
-    raise AssertionError("\n".join(lines))
+# ---------------------------------------------------------------- parts 3-4: parameter counts
+
+_COUNT_RANGES = {"vocab_size": (5, 5000), "window": (2, 12), "hidden_size": (3, 600),
+                 "num_classes": (2, 50)}
 
 
-def check_window_mlp_param_count(window_mlp_param_count, seed: int = 0, **sizes) -> None:
-    """Parameters of Linear(window*V -> H) + Linear(H -> C), counted by PyTorch."""
-    a = _count_sizes(seed, ("vocab_size", "window", "hidden_size", "num_classes"), sizes)
+def _count_inputs(names):
+    def inputs(seed, **given):
+        rng = np.random.default_rng(seed)
+        return {n: int(given.get(n) or rng.integers(*_COUNT_RANGES[n])) for n in names}
+    return inputs
+
+
+def _window_count_mistakes(a):
     V, w, H, C = a["vocab_size"], a["window"], a["hidden_size"], a["num_classes"]
-    expected = ref.window_mlp_param_count(**a)
-    mistakes = {
-        "the biases are left out": w * V * H + H * C,
+    return {
+        "the biases are left out": lambda: w * V * H + H * C,
         "the window is forgotten (the first layer sees one token, V inputs, not window*V)":
-            V * H + H + H * C + C,
-        "the output layer is left out": w * V * H + H,
-        "the bias of the output layer is left out": w * V * H + H + H * C,
+            lambda: V * H + H + H * C + C,
+        "the output layer is left out": lambda: w * V * H + H,
+        "the bias of the output layer is left out": lambda: w * V * H + H + H * C,
     }
-    _check_count(window_mlp_param_count, "window_mlp_param_count", a, expected, mistakes,
-                 f"nn.Sequential(nn.Linear({w}*{V}, {H}), nn.Tanh(), nn.Linear({H}, {C}))")
-    passed("window_mlp_param_count", seed, a)
 
 
-def check_rnn_param_count(rnn_param_count, seed: int = 0, **sizes) -> None:
-    """Parameters of nn.RNN(V -> H) + nn.Linear(H -> C), counted by PyTorch."""
-    a = _count_sizes(seed, ("vocab_size", "hidden_size", "num_classes"), sizes)
+WINDOW_MLP_PARAM_COUNT = Part(
+    grade_id="window_mlp_param_count", points=2,
+    signature=("vocab_size", "window", "hidden_size", "num_classes"),
+    inputs=_count_inputs(("vocab_size", "window", "hidden_size", "num_classes")),
+    reference=ref.window_mlp_param_count,
+    reference_name="PyTorch's count of nn.Sequential(nn.Linear(window*V, H), nn.Tanh(), "
+                   "nn.Linear(H, C))",
+    outputs=(Output("count", "parameter count", kind="int"),),
+    visible=(Case(0),),
+    hidden=(Case(31), Case(32), Case(33), Case(34, window=1, num_classes=2)),
+    mistakes=_window_count_mistakes,
+    sizes=lambda a: dict(a),
+)
+
+
+def _rnn_count_mistakes(a):
     V, H, C = a["vocab_size"], a["hidden_size"], a["num_classes"]
-    expected = ref.rnn_param_count(**a)
-    mistakes = {
+    return {
         "only one recurrent bias is counted (PyTorch's nn.RNN keeps two: b_ih and b_hh)":
-            V * H + H * H + H + H * C + C,
-        "the recurrent weights W_hh (H x H) are left out": V * H + 2 * H + H * C + C,
-        "the biases are left out": V * H + H * H + H * C,
-        "the output layer is left out": V * H + H * H + 2 * H,
+            lambda: V * H + H * H + H + H * C + C,
+        "the recurrent weights W_hh (H x H) are left out": lambda: V * H + 2 * H + H * C + C,
+        "the biases are left out": lambda: V * H + H * H + H * C,
+        "the output layer is left out": lambda: V * H + H * H + 2 * H,
     }
-    _check_count(rnn_param_count, "rnn_param_count", a, expected, mistakes,
-                 f"nn.RNN({V}, {H}) followed by nn.Linear({H}, {C})")
-    passed("rnn_param_count", seed, a)
+
+
+RNN_PARAM_COUNT = Part(
+    grade_id="rnn_param_count", points=2,
+    signature=("vocab_size", "hidden_size", "num_classes"),
+    inputs=_count_inputs(("vocab_size", "hidden_size", "num_classes")),
+    reference=ref.rnn_param_count,
+    reference_name="PyTorch's count of nn.RNN(V, H) followed by nn.Linear(H, C)",
+    outputs=(Output("count", "parameter count", kind="int"),),
+    visible=(Case(0),),
+    # hidden_size=1: "one bias" and "W_hh left out" give the same count there;
+    # the message then names both.
+    hidden=(Case(41), Case(42), Case(43), Case(44, hidden_size=1, num_classes=2)),
+    mistakes=_rnn_count_mistakes,
+    sizes=lambda a: dict(a),
+)
+
+PARTS = (BAG_OF_WORDS, WINDOW_FEATURES, WINDOW_MLP_PARAM_COUNT, RNN_PARAM_COUNT)
+
+check_bag_of_words = BAG_OF_WORDS.make_check()
+check_window_features = WINDOW_FEATURES.make_check()
+check_window_mlp_param_count = WINDOW_MLP_PARAM_COUNT.make_check()
+check_rnn_param_count = RNN_PARAM_COUNT.make_check()

@@ -1,11 +1,10 @@
 """Checks for chapter 2's graded exercises (the Elman network).
 
-Each ``check_*`` builds inputs from a seed (sizes randomised unless given),
-calls the student's function, demands a float64 ``numpy.ndarray`` of the right
-shape, and compares it with ``torch.nn.RNNCell`` / ``torch.nn.RNN`` /
-``torch.nn.Linear`` run on the reference device. On failure the message names
-the first wrong batch row and time step and, when the answer matches a common
-mistake exactly, the mistake.
+Each part below is declared once (:class:`~autograder.parts.Part`): inputs
+from a seed (sizes drawn unless given), the reference (``torch.nn.RNNCell`` /
+``torch.nn.RNN`` / ``torch.nn.Linear`` on the reference device), the outputs,
+the known mistakes, the visible and hidden cases. The notebook's test cells,
+the in-kernel check and the isolated grader all derive from it.
 """
 from __future__ import annotations
 
@@ -13,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..parts import NUMPY, Case, Output, Part
 from ..references import ch02_elman as ref
-from ._harness import check_array_function, passed
 
-__all__ = ["check_rnn_step", "check_rnn_forward", "check_rnn_output",
-           "check_many_to_one_logits", "make_case"]
+__all__ = ["PARTS", "make_case", "check_rnn_step", "check_rnn_forward", "check_rnn_output",
+           "check_many_to_one_logits"]
 
 LAYOUT_HINT = ("PyTorch's layout: W_ih has shape (hidden_size, input_size), W_hh "
                "(hidden_size, hidden_size) and W_hy (output_size, hidden_size). With a batch "
@@ -68,9 +67,34 @@ def make_case(seed: int, *, batch=None, seq_len=None, input_size=None, hidden_si
     )
 
 
-def _step_mistakes(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
+STEP_ARGS = ("x_t", "h_prev", "W_ih", "W_hh", "b_ih", "b_hh")
+FORWARD_ARGS = ("x", "h0", "W_ih", "W_hh", "b_ih", "b_hh")
+# Building the module itself is what the exercises ask for: calling it scores 0.
+ELMAN_MODULES = ("torch.nn.RNNCell", "torch.nn.RNN")
+
+
+def _sizes(args):
+    """B, T, D, H, O read off whichever arguments a part has, for the "correct" line."""
+    out = {}
+    for name, letters in (("x", "BTD"), ("x_t", "BD"), ("hs", "BTH"), ("h_prev", "BH"),
+                          ("h0", "BH"), ("W_hy", "OH")):
+        if name in args:
+            for letter, size in zip(letters, args[name].shape):
+                out.setdefault(letter, int(size))
+    if "W_hh" in args:
+        out.setdefault("H", int(args["W_hh"].shape[0]))
+    return {k: out[k] for k in "BTDHO" if k in out}
+
+
+def _step_inputs(seed, **sizes):
+    c = make_case(seed, **{**sizes, "seq_len": 1})   # one step: the sequence length plays no part
+    return dict(x_t=c.x[:, 0], h_prev=c.h0, W_ih=c.W_ih, W_hh=c.W_hh, b_ih=c.b_ih, b_hh=c.b_hh)
+
+
+def _step_mistakes(args):
     """What rnn_step returns under each common mistake."""
     step = ref.rnn_step
+    x_t, h_prev, W_ih, W_hh, b_ih, b_hh = (args[k] for k in STEP_ARGS)
     return {
         "W_hh is used transposed (h_prev @ W_hh instead of h_prev @ W_hh.T)":
             lambda: step(x_t, h_prev, W_ih, W_hh.T, b_ih, b_hh),
@@ -86,112 +110,181 @@ def _step_mistakes(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
             lambda: x_t @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh,
         "the previous hidden state is ignored (the W_hh h_prev term is missing)":
             lambda: step(x_t, h_prev, W_ih, 0 * W_hh, b_ih, b_hh),
+        "the computation drops to float32 somewhere (keep float64 throughout)":
+            lambda: _float32(ref.rnn_step, args),
     }
 
 
-def check_rnn_step(rnn_step, seed: int = 0, **sizes) -> None:
-    """``rnn_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh)`` against ``torch.nn.RNNCell``."""
-    sizes["seq_len"] = 1   # one step: the sequence length plays no part
+def _float32(fn, args):
+    """What a float32-internal computation returns, cast back to float64."""
+    low = {k: (v.astype(np.float32).astype(np.float64) if isinstance(v, np.ndarray) else v)
+           for k, v in args.items()}
+    return np.asarray(fn(**low), dtype=np.float32).astype(np.float64)
+
+
+RNN_STEP = Part(
+    grade_id="rnn_step", points=3,
+    signature=STEP_ARGS,
+    inputs=_step_inputs,
+    reference=ref.rnn_step,
+    reference_name="torch.nn.RNNCell",
+    outputs=(Output("h_t", "hidden state h_t", axes=("batch row", "hidden unit")),),
+    visible=(Case(0), Case(1, batch=6)),
+    hidden=(Case(101), Case(102), Case(103), Case(104, batch=1), Case(105, zero_state=True),
+            Case(106, input_size=1, hidden_size=1)),
+    forbidden=ELMAN_MODULES,
+    mistakes=_step_mistakes,
+    hint=LAYOUT_HINT,
+    sizes=_sizes,
+)
+
+
+def _forward_inputs(seed, **sizes):
     c = make_case(seed, **sizes)
-    args = dict(x_t=c.x[:, 0], h_prev=c.h0, W_ih=c.W_ih, W_hh=c.W_hh, b_ih=c.b_ih, b_hh=c.b_hh)
-    check_array_function(
-        rnn_step, "rnn_step", args, expected=ref.rnn_step(**args), output="hidden state h_t",
-        axes=("batch row", "hidden unit"), reference="torch.nn.RNNCell",
-        mistakes=_step_mistakes(**args), shape_hint=LAYOUT_HINT)
-    passed("rnn_step", seed, {k: v for k, v in c.sizes.items() if k != "T" and k != "O"})
+    return dict(x=c.x, h0=c.h0, W_ih=c.W_ih, W_hh=c.W_hh, b_ih=c.b_ih, b_hh=c.b_hh)
 
 
-def _loop(c: ElmanCase, *, reset_each_step=False, x=None, zero_h0=False):
+def _loop(args, *, reset_each_step=False):
     """The recurrence unrolled by hand, for mistakes nn.RNN cannot express."""
-    x = c.x if x is None else x
-    h = np.zeros_like(c.h0) if zero_h0 else c.h0
-    out = []
+    x, h0 = args["x"], args["h0"]
+    h, out = h0, []
     for t in range(x.shape[1]):
-        prev = c.h0 if reset_each_step else h
-        h = ref.rnn_step(x[:, t], prev, c.W_ih, c.W_hh, c.b_ih, c.b_hh)
+        h = ref.rnn_step(x[:, t], h0 if reset_each_step else h, args["W_ih"], args["W_hh"],
+                         args["b_ih"], args["b_hh"])
         out.append(h)
     return np.stack(out, axis=1)
 
 
-def _forward_mistakes(c: ElmanCase):
-    args = dict(x=c.x, h0=c.h0, W_ih=c.W_ih, W_hh=c.W_hh, b_ih=c.b_ih, b_hh=c.b_hh)
+def _forward_mistakes(args):
     hs = lambda **kw: ref.rnn_forward(**{**args, **kw})  # noqa: E731
+    h0 = args["h0"]
     return {
         "the states are shifted by one time step (h_0..h_{T-1} returned instead of h_1..h_T)":
-            lambda: np.concatenate([c.h0[:, None], hs()[:, :-1]], axis=1),
+            lambda: np.concatenate([h0[:, None], hs()[:, :-1]], axis=1),
         "the state is not carried forward (every step starts again from h0)":
-            lambda: _loop(c, reset_each_step=True),
+            lambda: _loop(args, reset_each_step=True),
         "the initial state h0 is ignored (zeros used instead)":
-            lambda: hs(h0=np.zeros_like(c.h0)),
+            lambda: hs(h0=np.zeros_like(h0)),
         "the sequence is read backwards in time":
-            lambda: hs(x=c.x[:, ::-1].copy()),
+            lambda: hs(x=args["x"][:, ::-1].copy()),
         "W_hh is used transposed (h_prev @ W_hh instead of h_prev @ W_hh.T)":
-            lambda: hs(W_hh=c.W_hh.T.copy()),
+            lambda: hs(W_hh=args["W_hh"].T.copy()),
         "the bias b_hh is left out (PyTorch keeps two biases, b_ih and b_hh, and adds both)":
-            lambda: hs(b_hh=0 * c.b_hh),
+            lambda: hs(b_hh=0 * args["b_hh"]),
         "the bias b_ih is left out (PyTorch keeps two biases, b_ih and b_hh, and adds both)":
-            lambda: hs(b_ih=0 * c.b_ih),
+            lambda: hs(b_ih=0 * args["b_ih"]),
         "ReLU is used instead of tanh":
             lambda: ref.rnn_forward(**args, nonlinearity="relu"),
+        "the computation drops to float32 somewhere (keep float64 throughout)":
+            lambda: _float32(ref.rnn_forward, args),
     }
 
 
-def check_rnn_forward(rnn_forward, seed: int = 0, **sizes) -> None:
-    """``rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh)`` -> (B, T, H) against ``torch.nn.RNN``."""
-    c = make_case(seed, **sizes)
-    args = dict(x=c.x, h0=c.h0, W_ih=c.W_ih, W_hh=c.W_hh, b_ih=c.b_ih, b_hh=c.b_hh)
-    check_array_function(
-        rnn_forward, "rnn_forward", args, expected=ref.rnn_forward(**args),
-        output="hidden states (h_1..h_T)", axes=("batch row", "time step", "hidden unit"),
-        reference="torch.nn.RNN with batch_first=True", mistakes=_forward_mistakes(c),
-        time_axis=1, shape_hint=LAYOUT_HINT + " x has shape (batch, time, input_size).")
-    passed("rnn_forward", seed, {k: v for k, v in c.sizes.items() if k != "O"})
+RNN_FORWARD = Part(
+    grade_id="rnn_forward", points=3,
+    signature=FORWARD_ARGS,
+    inputs=_forward_inputs,
+    reference=ref.rnn_forward,
+    reference_name="torch.nn.RNN with batch_first=True",
+    outputs=(Output("hs", "hidden states (h_1..h_T)",
+                    axes=("batch row", "time step", "hidden unit"), time_axis=1),),
+    visible=(Case(0), Case(1, seq_len=12)),
+    hidden=(Case(201), Case(202), Case(203), Case(204, batch=1), Case(205, seq_len=1),
+            Case(206, zero_state=True), Case(207, seq_len=25), Case(208, input_size=1)),
+    forbidden=ELMAN_MODULES,
+    mistakes=_forward_mistakes,
+    hint=LAYOUT_HINT + " x has shape (batch, time, input_size); return (batch, time, hidden_size).",
+    sizes=_sizes,
+)
 
 
-def check_rnn_output(rnn_output, seed: int = 0, **sizes) -> None:
-    """``rnn_output(hs, W_hy, b_y)`` -> (B, T, O) against ``torch.nn.Linear``."""
+def _output_inputs(seed, **sizes):
     c = make_case(seed, **sizes)
     hs = ref.rnn_forward(c.x, c.h0, c.W_ih, c.W_hh, c.b_ih, c.b_hh)
-    args = dict(hs=hs, W_hy=c.W_hy, b_y=c.b_y)
-    expected = ref.rnn_output(**args)
+    return dict(hs=hs, W_hy=c.W_hy, b_y=c.b_y)
+
+
+def _output_mistakes(args):
+    hs, W_hy, b_y = args["hs"], args["W_hy"], args["b_y"]
+    expected = lambda: ref.rnn_output(hs, W_hy, b_y)  # noqa: E731
     shifted = lambda a: np.exp(a - a.max(axis=-1, keepdims=True))  # noqa: E731
-    check_array_function(
-        rnn_output, "rnn_output", args, expected=expected, output="outputs y_1..y_T",
-        axes=("batch row", "time step", "output unit"), reference="torch.nn.Linear",
-        mistakes={
-            "the bias b_y is left out": lambda: ref.rnn_output(hs, c.W_hy, 0 * c.b_y),
-            "tanh is applied to the output (y_t = W_hy h_t + b_y has no activation)":
-                lambda: np.tanh(expected),
-            "softmax is applied to the output (return the raw scores, the logits)":
-                lambda: shifted(expected) / shifted(expected).sum(axis=-1, keepdims=True),
-        },
-        time_axis=1, shape_hint=LAYOUT_HINT + " hs has shape (batch, time, hidden_size).")
-    passed("rnn_output", seed, {k: v for k, v in c.sizes.items() if k != "D"})
+    return {
+        "the bias b_y is left out": lambda: ref.rnn_output(hs, W_hy, 0 * b_y),
+        "tanh is applied to the output (y_t = W_hy h_t + b_y has no activation)":
+            lambda: np.tanh(expected()),
+        "softmax is applied to the output (return the raw scores, the logits)":
+            lambda: shifted(expected()) / shifted(expected()).sum(axis=-1, keepdims=True),
+        "the computation drops to float32 somewhere (keep float64 throughout)":
+            lambda: _float32(ref.rnn_output, args),
+    }
 
 
-def check_many_to_one_logits(many_to_one_logits, seed: int = 0, **sizes) -> None:
-    """``many_to_one_logits(x, h0, ...)`` -> (B, C) from h_T, against nn.RNN + nn.Linear."""
+RNN_OUTPUT = Part(
+    grade_id="rnn_output", points=2,
+    signature=("hs", "W_hy", "b_y"),
+    inputs=_output_inputs,
+    reference=ref.rnn_output,
+    reference_name="torch.nn.Linear",
+    outputs=(Output("ys", "outputs y_1..y_T", axes=("batch row", "time step", "output unit"),
+                    time_axis=1),),
+    visible=(Case(0), Case(1, seq_len=12)),
+    hidden=(Case(301), Case(302), Case(303), Case(304, batch=1, seq_len=1),
+            Case(305, output_size=1)),
+    forbidden=("torch.nn.Linear",),
+    mistakes=_output_mistakes,
+    hint=LAYOUT_HINT + " hs has shape (batch, time, hidden_size); return (batch, time, output_size).",
+    sizes=_sizes,
+)
+
+
+def _logits_inputs(seed, **sizes):
     c = make_case(seed, **sizes)
-    args = dict(x=c.x, h0=c.h0, W_ih=c.W_ih, W_hh=c.W_hh, b_ih=c.b_ih, b_hh=c.b_hh,
+    return dict(x=c.x, h0=c.h0, W_ih=c.W_ih, W_hh=c.W_hh, b_ih=c.b_ih, b_hh=c.b_hh,
                 W_hy=c.W_hy, b_y=c.b_y)
-    hs = lambda: ref.rnn_forward(c.x, c.h0, c.W_ih, c.W_hh, c.b_ih, c.b_hh)  # noqa: E731
-    head = lambda h: ref.rnn_output(h[:, None], c.W_hy, c.b_y)[:, 0]  # noqa: E731
+
+
+def _logits_mistakes(args):
+    rnn = {k: args[k] for k in FORWARD_ARGS}
+    hs = lambda: ref.rnn_forward(**rnn)  # noqa: E731
+    head = lambda h: ref.rnn_output(h[:, None], args["W_hy"], args["b_y"])[:, 0]  # noqa: E731
     mistakes = {
         "the first hidden state h_1 is used instead of the last one h_T": lambda: head(hs()[:, 0]),
         "the mean of all hidden states is used instead of the last one h_T":
             lambda: head(hs().mean(axis=1)),
-        "the initial state h0 is used instead of the last one h_T": lambda: head(c.h0),
+        "the initial state h0 is used instead of the last one h_T": lambda: head(args["h0"]),
         "the initial state h0 is ignored (zeros used instead)":
-            lambda: head(ref.rnn_forward(c.x, 0 * c.h0, c.W_ih, c.W_hh, c.b_ih, c.b_hh)[:, -1]),
+            lambda: head(ref.rnn_forward(**{**rnn, "h0": 0 * args["h0"]})[:, -1]),
         "the bias b_y is left out":
-            lambda: ref.rnn_output(hs()[:, -1:], c.W_hy, 0 * c.b_y)[:, 0],
+            lambda: ref.rnn_output(hs()[:, -1:], args["W_hy"], 0 * args["b_y"])[:, 0],
         "tanh is applied to the logits": lambda: np.tanh(head(hs()[:, -1])),
+        "the computation drops to float32 somewhere (keep float64 throughout)":
+            lambda: _float32(ref.many_to_one_logits, args),
     }
-    if c.x.shape[1] >= 2:
+    if args["x"].shape[1] >= 2:
         mistakes["h_{T-1} is used instead of h_T (off by one in time)"] = lambda: head(hs()[:, -2])
-    check_array_function(
-        many_to_one_logits, "many_to_one_logits", args, expected=ref.many_to_one_logits(**args),
-        output="logits", axes=("batch row", "class"),
-        reference="torch.nn.RNN then torch.nn.Linear on the last hidden state",
-        mistakes=mistakes, shape_hint=LAYOUT_HINT)
-    passed("many_to_one_logits", seed, {k: v for k, v in c.sizes.items()})
+    return mistakes
+
+
+MANY_TO_ONE_LOGITS = Part(
+    grade_id="many_to_one_logits", points=3,
+    signature=FORWARD_ARGS + ("W_hy", "b_y"),
+    inputs=_logits_inputs,
+    reference=ref.many_to_one_logits,
+    reference_name="torch.nn.RNN then torch.nn.Linear on the last hidden state",
+    outputs=(Output("logits", "logits", axes=("batch row", "class")),),
+    # seq_len=12 and batch 6: enough values that a float32-internal answer is caught here.
+    visible=(Case(0), Case(1, batch=6, seq_len=12)),
+    hidden=(Case(401), Case(402), Case(403), Case(404, batch=1), Case(405, seq_len=1),
+            Case(406, seq_len=2, zero_state=True)),
+    forbidden=ELMAN_MODULES + ("torch.nn.Linear",),
+    mistakes=_logits_mistakes,
+    hint=LAYOUT_HINT,
+    sizes=_sizes,
+)
+
+PARTS = (RNN_STEP, RNN_FORWARD, RNN_OUTPUT, MANY_TO_ONE_LOGITS)
+
+check_rnn_step = RNN_STEP.make_check()
+check_rnn_forward = RNN_FORWARD.make_check()
+check_rnn_output = RNN_OUTPUT.make_check()
+check_many_to_one_logits = MANY_TO_ONE_LOGITS.make_check()

@@ -35,6 +35,7 @@ nbgrader's export and formgrader read it as usual.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -43,6 +44,7 @@ from pathlib import Path
 
 from ..course import ROOT, STATE
 from . import gradebook as course_gradebook
+from .isolation import detect as detect_isolation
 from .job import Options, Result, grade_submission, warm_up
 from .report import summary, write_csv, write_report
 
@@ -157,10 +159,22 @@ def grade(root: Path, assignment: str, *, submitted: Path | None = None, out: Pa
     quiet()
     log = log or (lambda msg: print(msg, file=sys.stderr))
     root = Path(root).resolve()
+    known = [p.name for p in sorted((root / "solutions").iterdir()) if p.is_dir()] \
+        if (root / "solutions").is_dir() else []
+    if assignment not in known:
+        raise SystemExit(f"grade: unknown assignment {assignment!r}; the known ones are: "
+                         f"{', '.join(known) or '(none)'}")
     submitted = Path(submitted) if submitted else root / STATE / "submitted"
     out = Path(out) if out else root / STATE / f"grades-{assignment}.csv"
     options = options or Options()
     url = db_url or course_gradebook.db_url(root)
+    # Other students' submissions, the grades and the gradebook stay out of the sandbox's sight.
+    hidden = [submitted, out.parent, root / STATE]
+    if url.startswith("sqlite:///"):
+        hidden.append(Path(url[len("sqlite:///"):]).parent)
+    options = dataclasses.replace(options, hide=tuple(str(p) for p in hidden) + tuple(options.hide))
+    isolation = detect_isolation(options.isolation)
+    log(f"grade: isolation of student code: {isolation.detail}")
     bundle = course_gradebook.make_bundle(root, assignment, url)
     if not submitted.is_dir():
         raise SystemExit(f"grade: the submissions folder {submitted} does not exist "
@@ -188,8 +202,10 @@ def grade(root: Path, assignment: str, *, submitted: Path | None = None, out: Pa
     write_csv(results, out)
     if report:
         write_report(results, out.with_name(out.stem + "-report.png"),
-                     out.with_name(out.stem + "-report.html"), assignment)
+                     out.with_name(out.stem + "-report.html"), assignment,
+                     isolation=isolation.detail)
     log(summary(results, seconds))
+    log(f"isolation: {isolation.detail}")
     log(f"grades: {out}")
     return results
 
@@ -220,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--isolated-only", action="store_true",
                         help="skip nbgrader's in-kernel run (no gradebook scores mismatch check, "
                              "no autograded notebooks or feedback)")
+    parser.add_argument("--isolation", choices=("auto", "bubblewrap", "none"),
+                        help="how student code is isolated (default: RNN_GRADE_ISOLATION or "
+                             "auto: bubblewrap where it works, else the in-process guard)")
     parser.add_argument("--no-feedback", action="store_true", help="do not write feedback")
     parser.add_argument("--no-report", action="store_true", help="do not write the PNG/HTML report")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -227,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     mem = int(args.memory * 2**30)
     options = Options(timeout=args.timeout, cell_timeout=args.cell_timeout,
                       sandbox_seconds=min(60.0, args.timeout), sandbox_mem=mem, kernel_mem=mem,
-                      run_nbgrader=not args.isolated_only, feedback=not args.no_feedback)
+                      run_nbgrader=not args.isolated_only, feedback=not args.no_feedback,
+                      isolation=args.isolation)
     results = grade(args.root, args.assignment, submitted=args.submitted, out=args.out,
                     workers=args.workers, scheduler=args.scheduler, gpu=args.gpu, options=options,
                     db_url=args.db_url, progress=not args.quiet, report=not args.no_report)

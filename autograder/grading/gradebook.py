@@ -36,6 +36,35 @@ def notebook_name(root: Path, assignment: str) -> str:
     return names[0]
 
 
+def ensure_registered(root: Path, assignment: str, url: str) -> None:
+    """Make sure the gradebook knows ``assignment`` (on a fresh clone it does not).
+
+    nbgrader learns an assignment's notebooks and graded cells when it generates
+    the release; here it generates into a throw-away folder, so ``exercises/`` is
+    left as committed.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+    with Gradebook(url) as gb:
+        try:
+            gb.find_assignment(assignment)
+            return
+        except MissingEntry:
+            pass
+    import subprocess
+    import sys
+
+    from ..course import nbgrader_env
+    with tempfile.TemporaryDirectory(prefix="rnn-grade-release-") as tmp:
+        proc = subprocess.run(
+            [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
+             f"--CourseDirectory.release_directory={tmp}", f"--CourseDirectory.db_url={url}",
+             f"--CourseDirectory.root={root}"],
+            cwd=root, env=nbgrader_env(), capture_output=True, text=True)
+    if proc.returncode:
+        raise SystemExit(f"grade: could not register {assignment} in the gradebook:\n"
+                         f"{(proc.stdout + proc.stderr)[-3000:]}")
+
+
 def template_db(url: str, assignment: str) -> bytes:
     """The course's gradebook reduced to the assignment's definition (no submissions)."""
     from nbgrader.api import Gradebook
@@ -49,7 +78,7 @@ def template_db(url: str, assignment: str) -> bytes:
         with sqlite3.connect(src) as a, sqlite3.connect(dst) as b:
             a.backup(b)
         with Gradebook(f"sqlite:///{dst}") as gb:
-            gb.find_assignment(assignment)  # raises when the assignment was never released
+            gb.find_assignment(assignment)
             for sub in list(gb.assignment_submissions(assignment)):
                 gb.remove_submission(assignment, sub.student.id)
         return dst.read_bytes()
@@ -66,15 +95,14 @@ def make_bundle(root: Path, assignment: str, url: str | None = None) -> CourseBu
     source_nb = json.loads(source_files[name])
     release_path = root / RELEASE / assignment / name
     if not release_path.exists():
-        raise SystemExit(f"{release_path} is missing: run `python -m autograder release {assignment}`")
+        raise SystemExit(f"{release_path} is missing: run `make notebooks` (or "
+                         f"`python -m autograder release {assignment}`)")
+    ensure_registered(root, assignment, url)
     answer_ids, test_to_part, points = [], {}, {}
-    imports = "import numpy as np\n"
     current = None
     for cell in source_nb["cells"]:
         meta = integrity.nbgrader_meta(cell)
         gid = meta.get("grade_id")
-        if gid == "imports":
-            imports = integrity.source_of(cell)
         if meta.get("solution") and cell.get("cell_type") == "code":
             answer_ids.append(gid)
             current = gid
@@ -84,7 +112,7 @@ def make_bundle(root: Path, assignment: str, url: str | None = None) -> CourseBu
     return CourseBundle(assignment=assignment, notebook=name, source_files=source_files,
                         release_notebook=release_path.read_bytes(),
                         template_db=template_db(url, assignment), answer_ids=answer_ids,
-                        imports_source=imports, test_to_part=test_to_part, points=points)
+                        test_to_part=test_to_part, points=points)
 
 
 def read_submissions(folder: Path, assignment: str) -> dict[str, dict[str, bytes]]:

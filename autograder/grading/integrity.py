@@ -150,13 +150,3 @@ def suspicious_flags(code: list[tuple[str, str]]) -> list[str]:
             if pattern.search(text):
                 flags.add(f"suspicious:{name}")
     return sorted(flags)
-
-
-def answer_cells(student: dict, answer_ids: list[str]) -> list[tuple[str, str]]:
-    """(grade_id, source) for each answer cell, in the SOURCE notebook's order (first copy wins)."""
-    found: dict[str, str] = {}
-    for cell in student["cells"]:
-        gid = nbgrader_meta(cell).get("grade_id")
-        if gid in answer_ids and gid not in found and cell.get("cell_type") == "code":
-            found[gid] = source_of(cell)
-    return [(gid, found[gid]) for gid in answer_ids if gid in found]

@@ -33,9 +33,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..parts import parts_for
 from . import integrity, zygote
-from .parts import parts_for, supported
-from .sandbox import Limits, build_cases, run_isolated, score_parts, setup_source
+from .isolation import detect as detect_isolation
+from .sandbox import Limits, build_cases, notebook_cells, run_isolated, score_parts
 
 HIDDEN = "### BEGIN HIDDEN TESTS"
 
@@ -49,7 +50,6 @@ class CourseBundle:
     release_notebook: bytes
     template_db: bytes                  # gradebook with the assignment and no submissions
     answer_ids: list[str]
-    imports_source: str
     test_to_part: dict[str, str]        # graded cell id -> answer cell id
     points: dict[str, float]            # answer cell id -> points of its graded cell
 
@@ -59,8 +59,10 @@ class Options:
     timeout: float = 300.0             # per submission (sandbox + nbgrader together)
     cell_timeout: float = 60.0         # nbgrader's per-cell timeout
     sandbox_seconds: float = 60.0
-    sandbox_mem: int = 2 * 2**30
+    sandbox_mem: int = 4 * 2**30
     kernel_mem: int = 6 * 2**30
+    isolation: str | None = None       # "auto" | "bubblewrap" | "none" (RNN_GRADE_ISOLATION)
+    hide: tuple = ()                   # more folders the student's code must not see
     run_nbgrader: bool = True
     feedback: bool = True
 
@@ -80,6 +82,7 @@ class Result:
     files: dict[str, bytes] = field(default_factory=dict)   # "autograded/..." / "feedback/..."
     timings: dict[str, float] = field(default_factory=dict)
     log: str = ""
+    isolation: str = ""
 
 
 _KERNEL_DIR: str | None = None
@@ -120,30 +123,37 @@ def quiet() -> None:
 
 
 def warm_up() -> None:
-    """Import what every job needs once per worker (torch references, nbgrader)."""
+    """Import what every job needs once per worker (every chapter's parts and references)."""
     quiet()
     import nbgrader.apps.api  # noqa: F401
-    from ..references import ch01_fnn_amnesia, ch02_elman  # noqa: F401
     import torch
+
+    from ..chapters import CHAPTERS
+    from ..parts import parts_for
+    for chapter in CHAPTERS:
+        parts_for(chapter.name)
     torch.set_num_threads(1)
 
 
 def _isolated(result: Result, bundle: CourseBundle, nb: dict, options: Options) -> None:
-    parts = parts_for(bundle.assignment)
-    cases = build_cases(parts, bundle.assignment, result.student)
-    cells = integrity.answer_cells(nb, bundle.answer_ids)
-    # One start of the sandbox may be stopped (a hang); two more starts finish the other parts.
+    parts = list(parts_for(bundle.assignment))
+    cases = build_cases(parts)
+    cells = notebook_cells(nb, parts)
+    # One start of the sandbox may be stopped (a hang); more starts finish the other parts.
     per_run = min(options.sandbox_seconds, options.timeout / 4)
     limits = Limits(wall_seconds=per_run, total_seconds=min(options.timeout / 2, 3 * per_run),
-                    cell_seconds=min(20.0, per_run / 2),
-                    call_seconds=min(20.0, per_run / 2), mem_bytes=options.sandbox_mem)
-    run = run_isolated(cells, setup_source(bundle.imports_source), parts, cases, limits)
+                    cell_seconds=min(20.0, per_run / 2), mem_bytes=options.sandbox_mem)
+    isolation = detect_isolation(options.isolation)
+    run = run_isolated(cells, parts, cases, limits, isolation, hide=options.hide)
+    result.isolation = isolation.kind
     verdict = score_parts(parts, cases, run)
     for part in parts:
-        ok, message = verdict[part.grade_id]
+        ok, message, broke = verdict[part.grade_id]
         points = bundle.points.get(part.grade_id, 0.0)
         result.parts[part.grade_id] = {"points": points, "isolated": points if ok else 0.0,
                                        "message": message}
+        if broke:
+            result.flags.append(f"rule_broken:{part.grade_id}")
     result.score = sum(p["isolated"] for p in result.parts.values())
     if run.timed_out:
         result.flags.append("timeout:isolated")
@@ -151,10 +161,11 @@ def _isolated(result: Result, bundle: CourseBundle, nb: dict, options: Options) 
         result.flags.append("sandbox_violation")
     if not run.finished and not run.timed_out:
         result.flags.append("isolated_run_ended_early")
-    for gid in run.skipped:
-        result.flags.append(f"stopped:{gid}")
-    messages = [(g, e) for g, e in run.cell_errors.items()]
-    messages += [(g, e) for g, errs in run.errors.items() for e in errs if e]
+    for label in run.skipped:
+        result.flags.append(f"stopped:{label}")
+    messages = list(run.cell_errors.items())
+    messages += [(g, o.stopped or o.error) for g, outs in run.outcomes.items() for o in outs
+                 if o.stopped or o.error]
     for gid, err in messages:
         if "out of memory" in err or "MemoryError" in err:
             result.flags.append(f"out_of_memory:{gid}")
@@ -328,8 +339,6 @@ def grade_submission(student: str, files: dict[str, bytes], bundle: CourseBundle
         release = json.loads(bundle.release_notebook)
         result.flags += integrity.notebook_flags(nb, release)
         result.flags += integrity.suspicious_flags(integrity.student_code(nb, release))
-        if not supported(bundle.assignment):
-            raise RuntimeError(f"no isolated grading is defined for {bundle.assignment}")
         if options.run_nbgrader:
             zygote.start(KERNEL_ENV)   # its imports overlap with the isolated run
         _isolated(result, bundle, nb, options)

@@ -64,7 +64,8 @@ def summary(results: list[Result], seconds: float) -> str:
     return "\n".join(lines)
 
 
-def write_report(results: list[Result], png: Path, page: Path, assignment: str) -> None:
+def write_report(results: list[Result], png: Path, page: Path, assignment: str,
+                 isolation: str = "") -> None:
     """Score histogram per graded part (+ total) as a PNG, and an HTML page around it."""
     import matplotlib
     matplotlib.use("Agg")
@@ -98,6 +99,7 @@ def write_report(results: list[Result], png: Path, page: Path, assignment: str) 
     Path(page).write_text(
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(assignment)} "
         f"grading report</title></head><body><h1>{html.escape(assignment)}: grading report</h1>"
+        f"<p>Isolation of student code: {html.escape(isolation or 'not recorded')}</p>"
         f"<pre>{html.escape(summary(results, 0).split(chr(10), 1)[-1])}</pre>"
         f"<img src='{html.escape(Path(png).name)}' alt='score histograms'>"
         f"<h2>Most common failure messages</h2><table><tr><th>count</th><th>message</th></tr>{rows}</table>"

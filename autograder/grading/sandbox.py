@@ -1,13 +1,17 @@
-"""Grading outside the student's kernel: run answer cells in a fresh process, compare here.
+"""Grading outside the student's kernel: run the notebook in an isolated process, judge here.
 
-:func:`run_isolated` starts :mod:`autograder.grading.sandbox_child` as
-``python -I -S`` in a new process group with resource limits, a temporary work
-folder as its only writable place, and a wall-clock timeout after which the
-whole group is killed. It gets back only ``.npy`` files, loaded with
-``allow_pickle=False``. :func:`score_parts` then demands exactly a
-``numpy.ndarray`` of the expected dtype and shape (or an int) and compares it
-with the reference computed in this process, with the course's own
-``require_array`` / ``assert_matches`` so the messages are the checks' messages.
+:func:`run_isolated` runs :mod:`autograder.grading.sandbox_child` as
+``python -I`` inside the OS sandbox (:mod:`.isolation`: bubblewrap where it
+works; otherwise the child's own guard only, and the result says so), in a
+new process group with resource limits, a temporary work folder as its only
+writable place, and a wall-clock timeout after which the whole group is
+killed. The child runs the student's notebook as written (every code cell but
+the graded test cells, in order) and, where a part's test cell stood, calls
+the part's function on exactly the cases the notebook's check runs
+(:meth:`autograder.parts.Part.cases`), through the same
+:mod:`autograder.calling` runtime. Only plain data comes back; it is judged
+here with the same :meth:`~autograder.parts.Part.judge` as in the notebook,
+so the verdicts and the messages are the notebook's.
 
 No student code ever runs in this process.
 """
@@ -27,18 +31,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..comparing import assert_matches, require_array
-from .parts import Part, student_seed
+from .. import calling
+from ..parts import Part
+from . import isolation as iso
 
 CHILD = Path(__file__).with_name("sandbox_child.py")
+CALLING = Path(calling.__file__)
 ROOT = Path(__file__).resolve().parent.parent.parent
 
-#: Imports refused inside the sandbox (the references, the course, escape hatches).
+#: Imports refused inside the sandbox: escape hatches and the grading stack itself.
 BLOCKED_IMPORTS = (
-    "torch", "torchvision", "torchaudio", "autograder", "tensorflow", "keras", "jax", "jaxlib",
-    "sklearn", "scipy", "ctypes", "_ctypes", "cffi", "IPython", "ipykernel", "nbgrader",
-    "nbformat", "nbclient", "subprocess", "_posixsubprocess", "multiprocessing", "socket",
-    "_socket", "pty", "dask", "distributed", "site", "pip", "setuptools",
+    "ctypes", "_ctypes", "cffi", "IPython", "ipykernel", "nbgrader", "nbformat", "nbclient",
+    "subprocess", "_posixsubprocess", "multiprocessing", "socket", "_socket", "pty", "dask",
+    "distributed", "pip", "setuptools",
 )
 MAX_RESULT_BYTES = 64 * 2**20
 
@@ -48,14 +53,12 @@ class Limits:
     wall_seconds: float = 30.0        # one start of the child
     total_seconds: float = 90.0       # all restarts together
     cell_seconds: float = 20.0
-    call_seconds: float = 20.0
-    mem_bytes: int = 2 * 2**30
+    mem_bytes: int = 4 * 2**30
 
 
 @dataclass
 class IsolatedRun:
-    results: dict[str, list[object]] = field(default_factory=dict)   # gid -> per case array|None
-    errors: dict[str, list[str]] = field(default_factory=dict)       # gid -> messages
+    outcomes: dict[str, list[calling.Outcome]] = field(default_factory=dict)   # gid -> per case
     cell_errors: dict[str, str] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
     timed_out: bool = False
@@ -64,101 +67,127 @@ class IsolatedRun:
     skipped: dict = field(default_factory=dict)
     seconds: float = 0.0
     stderr_tail: str = ""
+    isolation: str = ""
 
 
-_NUMPY_DIR: str | None = None
-
-
-def numpy_dir() -> str:
-    """A folder that holds only NumPy (symlinks), for the child's ``sys.path``."""
-    global _NUMPY_DIR
-    if _NUMPY_DIR and os.path.isdir(_NUMPY_DIR):
-        return _NUMPY_DIR
-    site = Path(np.__file__).resolve().parent.parent
-    folder = Path(tempfile.mkdtemp(prefix="rnn-grade-numpy-"))
-    for name in ("numpy", "numpy.libs"):
-        if (site / name).exists():
-            os.symlink(site / name, folder / name)
-    _NUMPY_DIR = str(folder)
-    return _NUMPY_DIR
-
-
-def private_dirs() -> list[str]:
-    dirs = [ROOT / "autograder", ROOT / "solutions", ROOT / "instructor"]
-    try:
-        import importlib.util
-        spec = importlib.util.find_spec("torch")
-        if spec and spec.origin:
-            dirs.append(Path(spec.origin).parent)
-    except Exception:
-        pass
+def private_dirs(extra=()) -> list[str]:
+    """What a student's code must never read: the course's sources, solutions, state."""
+    dirs = [ROOT / "autograder", ROOT / "solutions", ROOT / "instructor", ROOT / "tools",
+            ROOT / "tests", ROOT / ".git", *extra]
     return [os.path.realpath(d) for d in dirs]
 
 
-def setup_source(imports_cell: str) -> str:
-    """The SOURCE notebook's setup cell without the course's own imports."""
-    try:
-        tree = ast.parse(imports_cell)
-    except SyntaxError:
-        return "import numpy as np\n"
+def notebook_cells(nb: dict, parts: list[Part]) -> list[dict]:
+    """The student's notebook as the child runs it: code cells, with each part's call
+    where its test cell stands (at the end for a test cell the student deleted)."""
+    from .integrity import nbgrader_meta, source_of
+    by_test = {p.test_id: p.grade_id for p in parts}
+    cells, placed = [], set()
+    for index, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") != "code":
+            continue
+        gid = nbgrader_meta(cell).get("grade_id")
+        label = gid if isinstance(gid, str) and gid else f"cell{index}"
+        if gid in by_test:
+            if by_test[gid] not in placed:
+                placed.add(by_test[gid])
+                cells.append({"label": label, "calls": by_test[gid]})
+            continue
+        cells.append({"label": f"{label}#{index}" if any(c["label"] == label for c in cells)
+                      else label, "source": source_of(cell)})
+    for part in parts:
+        if part.grade_id not in placed:
+            cells.append({"label": part.test_id, "calls": part.grade_id})
+    return cells
+
+
+def imported_modules(cells: list[dict]) -> list[str]:
+    """Top-level modules the notebook imports, to load before the guard (no student code runs)."""
+    names = set()
+    for cell in cells:
+        try:
+            tree = ast.parse(calling_magicless(cell.get("source", "")))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module.split(".")[0])
+    import importlib.util
     keep = []
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "autograder":
-            continue
-        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "autograder" for a in node.names):
-            continue
-        keep.append(node)
-    return ast.unparse(ast.Module(body=keep, type_ignores=[])) + "\n"
+    for name in sorted(names - set(BLOCKED_IMPORTS) - {"autograder"}):
+        try:
+            if importlib.util.find_spec(name) is not None:
+                keep.append(name)
+        except (ImportError, ValueError):
+            pass
+    return keep
 
 
-def run_isolated(cells: list[tuple[str, str]], setup: str, parts: list[Part],
-                 cases: dict[str, list], limits: Limits) -> IsolatedRun:
-    """Run answer ``cells`` [(grade_id, source)] in the sandbox and collect the results."""
-    run = IsolatedRun()
+def calling_magicless(source: str) -> str:
+    import re
+    return re.sub(r"^([ \t]*)[%!].*$", lambda m: m.group(1) + "pass", source, flags=re.M)
+
+
+def run_isolated(cells: list[dict], parts: list[Part], cases: dict[str, list],
+                 limits: Limits, isolation: iso.Isolation | None = None,
+                 hide=()) -> IsolatedRun:
+    """Run ``cells`` (from :func:`notebook_cells`) isolated; ``cases``: gid -> [(args, expected)]."""
+    isolation = isolation or iso.detect()
+    run = IsolatedRun(isolation=isolation.detail)
     work = Path(tempfile.mkdtemp(prefix="rnn-grade-sbx-"))
     try:
-        (work / "in").mkdir()
-        (work / "out").mkdir()
-        (work / "cwd").mkdir()
+        for sub in ("in", "out", "cwd", "lib"):
+            (work / sub).mkdir()
+        shutil.copyfile(CALLING, work / "lib" / "course_calling.py")
+        shutil.copyfile(CHILD, work / "lib" / "sandbox_child.py")
         job_parts = []
         for part in parts:
             specs = []
-            for index, case in enumerate(cases[part.grade_id]):
-                args = []
-                for name, value in case.args:
-                    filename = f"{part.grade_id}.{index}.{name}.npy"
-                    kind = "int" if isinstance(value, (int, np.integer)) else "array"
-                    array = np.asarray(value, dtype=np.int64) if kind == "int" else np.asarray(value)
-                    np.save(work / "in" / filename, array, allow_pickle=False)
-                    args.append([name, kind, filename])
-                specs.append({"args": args})
-            job_parts.append({"grade_id": part.grade_id, "function": part.function, "cases": specs})
+            for index, (args, _expected) in enumerate(cases[part.grade_id]):
+                specs.append([[name, calling.encode(value, str(work / "in"),
+                                                    f"{part.grade_id}.{index}.{name}")]
+                              for name, value in args.items()])
+            job_parts.append({"grade_id": part.grade_id, "function": part.name, "cases": specs,
+                              "allowed": list(part.allowed), "forbidden": list(part.forbidden),
+                              "call_seconds": part.call_seconds})
+        privates = private_dirs(hide)
+        # The OS sandbox hides the whole course folder and shows its venv again; the
+        # in-process guard (which also sees the venv's files being read) names folders.
+        hidden = [h for h in (os.path.realpath(ROOT), *privates) if h != os.sep]
         job = {
-            "cells": [{"grade_id": g, "source": s} for g, s in cells],
-            "setup": setup,
+            "cells": cells,
             "parts": job_parts,
-            "numpy_dir": numpy_dir(),
+            "preload": imported_modules(cells),
             "blocked_imports": list(BLOCKED_IMPORTS),
-            "private_dirs": private_dirs(),
+            "private_dirs": privates,
             "mem_bytes": int(limits.mem_bytes),
             "cpu_seconds": int(limits.wall_seconds) + 2,
             "cell_seconds": limits.cell_seconds,
-            "call_seconds": limits.call_seconds,
         }
         env = {"PATH": "/usr/bin:/bin", "HOME": str(work / "cwd"), "LANG": "C.UTF-8",
-               "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+               "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(work / "cwd"),
+               "PYTHONDONTWRITEBYTECODE": "1"}
+        for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+            if key in os.environ:
+                env[key] = os.environ[key]
+        argv = isolation.wrap([sys.executable, "-I", str(work / "lib" / "sandbox_child.py"),
+                               str(work)], workdir=work,
+                              hide=hidden, reveal=[Path(sys.prefix)])
         start = time.perf_counter()
         skipped: dict[str, str] = {}
-        # A cell or call that hangs or kills the process costs only its own part: the
-        # child is started again without that cell, for the parts not yet answered.
-        for attempt in range(len(cells) + 1):
+        # A cell or call that hangs or kills the process costs only its own part (or
+        # cell): the child is started again without it, for the parts not yet answered.
+        for _attempt in range(len(cells) + 1):
             left = limits.total_seconds - (time.perf_counter() - start)
             if left <= 0.5:
                 break
             job["skip_cells"] = sorted(skipped)
             job["done_parts"] = _answered(work, cases)
             (work / "job.json").write_text(json.dumps(job))
-            returncode, timed_out = _start(work, env, min(left, limits.wall_seconds))
+            returncode, timed_out = _start(argv, work, env, min(left, limits.wall_seconds))
             run.returncode = returncode
             run.timed_out = run.timed_out or timed_out
             culprit, finished = _progress(work)
@@ -167,24 +196,24 @@ def run_isolated(cells: list[tuple[str, str]], setup: str, parts: list[Part],
                 break
             skipped[culprit] = ("took too long" if timed_out else
                                 f"ended the grading process (exit status {returncode})")
+            # (the message reads "the grader stopped it: it took too long")
             with open(work / "out" / "status.jsonl", "a") as fh:
                 fh.write(json.dumps({"cell": culprit, "ok": False,
                                      "error": f"the cell {skipped[culprit]}"}) + "\n")
         run.seconds = time.perf_counter() - start
         run.skipped = skipped
         run.stderr_tail = _tail(work / "stderr.txt")
-        _collect(run, work, parts, cases)
+        _collect(run, work, parts, cases, cells)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return run
 
 
-def _start(work: Path, env: dict, seconds: float) -> tuple[int, bool]:
+def _start(argv: list[str], work: Path, env: dict, seconds: float) -> tuple[int, bool]:
     """Run the child once; kill its whole process group when it is done or out of time."""
     timed_out = False
     with open(work / "stderr.txt", "ab") as err:
-        proc = subprocess.Popen([sys.executable, "-I", "-S", str(CHILD), str(work)],
-                                cwd=work / "cwd", env=env, stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(argv, cwd=work / "cwd", env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
         try:
             returncode = proc.wait(timeout=seconds)
@@ -206,7 +235,7 @@ def _status_entries(work: Path) -> list[dict]:
     if not path.is_file() or path.is_symlink():
         return []
     entries = []
-    for line in _tail(path, 1_000_000).splitlines():
+    for line in _tail(path, 4_000_000).splitlines():
         try:
             entry = json.loads(line)
         except ValueError:
@@ -230,8 +259,11 @@ def _progress(work: Path) -> tuple[str | None, bool]:
 
 
 def _answered(work: Path, cases: dict[str, list]) -> list[str]:
-    return sorted(gid for gid, cs in cases.items()
-                  if all((work / "out" / f"{gid}.{i}.npy").is_file() for i in range(len(cs))))
+    got: dict[str, set] = {}
+    for entry in _status_entries(work):
+        if isinstance(entry.get("grade_id"), str) and isinstance(entry.get("case"), int):
+            got.setdefault(entry["grade_id"], set()).add(entry["case"])
+    return sorted(g for g, cs in cases.items() if got.get(g, set()) >= set(range(len(cs))))
 
 
 def _tail(path: Path, size: int = 2000) -> str:
@@ -244,88 +276,83 @@ def _tail(path: Path, size: int = 2000) -> str:
         return ""
 
 
-def _collect(run: IsolatedRun, work: Path, parts: list[Part], cases: dict[str, list]) -> None:
+def _outcome(entry: dict, out: Path) -> calling.Outcome:
+    """Rebuild an Outcome from the child's (untrusted) status entry."""
+    raw = entry.get("outcome")
+    raw = raw if isinstance(raw, dict) else {}
+
+    def text(key):
+        value = raw.get(key)
+        return str(value)[:2000] if value is not None else None
+    value = None
+    if "value" in entry and not raw.get("error") and not raw.get("violation") \
+            and not raw.get("stopped"):
+        try:
+            value = calling.decode(entry["value"], str(out), MAX_RESULT_BYTES)
+        except Exception as exc:
+            return calling.Outcome(error=f"the result could not be read back ({type(exc).__name__})")
+    return calling.Outcome(value=value, error=text("error"), violation=text("violation"),
+                           mutated=text("mutated"), stopped=text("stopped"))
+
+
+def _collect(run: IsolatedRun, work: Path, parts: list[Part], cases: dict[str, list],
+             cells: list[dict]) -> None:
     out = work / "out"
     status: dict[tuple[str, int], dict] = {}
-    if True:
-        for entry in _status_entries(work):
-            if entry.get("done") is True:
-                run.finished = True
-            if isinstance(entry.get("cell"), str) and entry.get("ok") is False:
-                run.cell_errors[entry["cell"]] = str(entry.get("error", ""))[:500]
-            if isinstance(entry.get("grade_id"), str) and isinstance(entry.get("case"), int):
-                status[(entry["grade_id"], entry["case"])] = entry
+    for entry in _status_entries(work):
+        if entry.get("done") is True:
+            run.finished = True
+        if isinstance(entry.get("cell"), str) and entry.get("ok") is False:
+            run.cell_errors[entry["cell"]] = str(entry.get("error", ""))[:500]
             if entry.get("violation"):
                 run.violations.append(str(entry.get("error", ""))[:300])
+        if isinstance(entry.get("grade_id"), str) and isinstance(entry.get("case"), int):
+            status[(entry["grade_id"], entry["case"])] = entry
+            if entry.get("violation"):
+                run.violations.append(str(entry.get("outcome", {}).get("error", ""))[:300])
+    call_label = {c["calls"]: c["label"] for c in cells if c.get("calls")}
     for part in parts:
         gid = part.grade_id
-        got, errs = [], []
+        outcomes = []
         for index in range(len(cases[gid])):
-            path = out / f"{gid}.{index}.npy"
-            value, err = None, None
-            if path.is_file() and not path.is_symlink() and path.stat().st_size <= MAX_RESULT_BYTES:
-                try:
-                    value = np.load(path, allow_pickle=False)
-                except Exception as exc:
-                    err = f"the result could not be read back ({type(exc).__name__})"
+            entry = status.get((gid, index))
+            if entry is not None:
+                outcomes.append(_outcome(entry, out))
+                continue
+            label = call_label.get(gid, "")
+            if label in run.skipped or gid in run.skipped:
+                err = f"the grader stopped it: it {run.skipped.get(label) or run.skipped.get(gid)}"
+            elif run.timed_out:
+                err = "the grading process was stopped (time limit)"
             else:
-                entry = status.get((gid, index), {})
-                err = str(entry.get("error") or "")[:500]
-                if gid in run.skipped:
-                    err = f"was stopped: its cell {run.skipped[gid]}"
-                elif not err and gid in run.cell_errors:
-                    err = run.cell_errors[gid]
-                if not err:
-                    err = ("the grading process was stopped (time limit)" if run.timed_out else
-                           "no result: the grading process ended before this call "
-                           f"(exit status {run.returncode})")
-            got.append(value)
-            errs.append(err)
-        run.results[gid] = got
-        run.errors[gid] = errs
+                err = ("the grading process ended before this call "
+                       f"(exit status {run.returncode})")
+            outcomes.append(calling.Outcome(stopped=err))
+        run.outcomes[gid] = outcomes
 
 
-def judge_case(part: Part, case, got) -> str | None:
-    """None when ``got`` is right for ``case``, else the teaching message."""
-    name = f"The result of `{part.function}`"
-    try:
-        if part.output == "int":
-            if type(got) is not np.ndarray or got.shape != () or got.dtype != np.int64:
-                return f"{name} should be a Python int."
-            value = int(got)
-            if value != case.expected:
-                args = ", ".join(f"{k}={v}" for k, v in case.args)
-                return f"`{part.function}({args})` returned {value}, expected {case.expected}."
-            return None
-        expected = np.asarray(case.expected)
-        require_array(got, name, expected.shape, dtype=np.float64)
-        assert_matches(got, expected, name, axes=part.axes, reference=part.reference,
-                       time_axis=part.time_axis)
-        return None
-    except AssertionError as err:
-        return str(err)
-
-
-def build_cases(parts: list[Part], assignment: str, student: str) -> dict[str, list]:
-    return {p.grade_id: p.make_cases(student_seed(assignment, student, p.grade_id)) for p in parts}
+def build_cases(parts: list[Part]) -> dict[str, list]:
+    """grade_id -> [(args, expected)] for exactly the cases the notebook's check runs."""
+    return {p.grade_id: [p.build(case) for case in p.cases()] for p in parts}
 
 
 def score_parts(parts: list[Part], cases: dict[str, list], run: IsolatedRun
-                ) -> dict[str, tuple[bool, str]]:
-    """grade_id -> (passed every case, first failure message)."""
+                ) -> dict[str, tuple[bool, str, bool]]:
+    """grade_id -> (passed every case, first failure message, broke the part's rule)."""
     verdict = {}
     for part in parts:
-        message = ""
-        for case, got, err in zip(cases[part.grade_id], run.results[part.grade_id],
-                                  run.errors[part.grade_id]):
-            if got is None:
-                message = f"`{part.function}` {err}" if err and not err.startswith("`") else err
-                if err.startswith(("NotImplementedError",)):
-                    message = f"`{part.function}` is not implemented."
-                break
-            problem = judge_case(part, case, got)
+        message, broke = "", False
+        for case, (args, expected), outcome in zip(part.cases(), cases[part.grade_id],
+                                                   run.outcomes[part.grade_id]):
+            problem = part.judge(args, expected, outcome)
             if problem:
-                message = problem
+                broke = bool(outcome.violation)
+                rerun = case.call_text(part.check_name, part.name)
+                message = f"{problem}\n(This was the case `{rerun}`.)"
                 break
-        verdict[part.grade_id] = (not message, message)
+        verdict[part.grade_id] = (not message, message, broke)
     return verdict
+
+
+def numpy_version() -> str:
+    return np.__version__

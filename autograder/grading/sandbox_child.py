@@ -1,36 +1,46 @@
-"""The isolated runner's child: executes a student's answer cells, sends back plain data.
+"""The isolated runner's child: runs a student's notebook as written, sends back plain data.
 
-Started by :mod:`autograder.grading.sandbox` as ``python -I -S sandbox_child.py WORKDIR``
-(no site-packages, no user site, no PYTHON* variables), in a fresh process group,
-with ``WORKDIR/job.json`` describing the work. This file is a standalone script: it
-must not import the course package (which the audit hook below refuses anyway).
+Started by :mod:`autograder.grading.sandbox` as ``python -I sandbox_child.py
+WORKDIR`` inside the OS sandbox (bubblewrap, see :mod:`.isolation`) where one
+is available, in a fresh process group, with ``WORKDIR/job.json`` describing
+the work. This file is a standalone script: it must not import the course
+package (which is hidden, and stubbed below). It loads the course's calling
+runtime from ``WORKDIR/lib/course_calling.py``, the same file the notebook's
+checks use as ``autograder.calling``, so a student's function is called,
+watched and described exactly as in the notebook.
 
 Order of events:
 
-1. resource limits (address space, CPU seconds, file size) are set, before any
-   student code exists in the process;
-2. NumPy is imported from a folder holding only NumPy (``sys.path`` has no
-   site-packages, so ``torch`` and ``autograder`` are not importable);
-3. an audit hook that cannot be removed refuses imports of the reference
-   libraries (torch, the course package, ctypes, IPython, ...), every ctypes
-   call, process creation and signals to other processes, reads of the course's
-   private folders and writes outside the work folder;
-4. the setup cell from the SOURCE notebook runs (course imports removed), then,
-   in notebook order, each answer cell runs with plain ``exec`` (no IPython: input
-   transformers and custom exception handlers do nothing), and right after a
-   part's cell, its function is called on the inputs the grader wrote;
-5. each result is written as ``.npy`` with ``allow_pickle=False`` and only when it
-   is exactly a ``numpy.ndarray`` of a numeric dtype or exactly an ``int`` (sent
-   as a 0-d int64 array). Nothing else leaves the process.
+1. resource limits (address space, CPU seconds, file size, no core files)
+   are set, before any student code exists in the process;
+2. ``autograder`` is replaced by stubs: the notebook's imports cell runs, and
+   a check called from a student's scratch cell fails that cell only;
+3. the libraries the notebook imports (NumPy, torch, ...) are imported before
+   the audit hook, so their own start-up is not refused;
+4. a guard that cannot be removed (an audit hook) refuses process creation,
+   signals, ctypes, writes outside the work folder and reads of the course's
+   private folders. It is the only guard where no OS sandbox is available,
+   and a second line inside one;
+5. every code cell of the notebook runs in order with plain ``exec`` (no
+   IPython: input transformers and custom exception handlers do nothing;
+   IPython magics are skipped), each under a time limit; a cell that fails
+   does not stop the next. Where a part's test cell stood, its function is
+   called on each case's inputs, under the part's :class:`Guard`;
+6. each outcome (value, error, or broken rule) is written with
+   ``allow_pickle=False`` and a JSON line. Nothing else leaves the process.
 
-Everything this process writes is untrusted: the grader loads it with
-``allow_pickle=False`` and checks type, dtype, shape and values itself.
+Everything this process writes is untrusted: the grader checks it.
 """
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import json
 import os
+import re
 import resource
 import signal
 import sys
+import types
 
 WORKDIR = os.path.realpath(sys.argv[1])
 with open(os.path.join(WORKDIR, "job.json")) as fh:
@@ -45,14 +55,55 @@ _fsize = int(JOB.get("file_bytes", 256 * 2**20))
 resource.setrlimit(resource.RLIMIT_FSIZE, (_fsize, _fsize))
 resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
-# 2. NumPy only.
-sys.path.append(JOB["numpy_dir"])
+OUT = os.path.join(WORKDIR, "out")
+IN = os.path.join(WORKDIR, "in")
+
+
+# 2. the course package is not here: stubs that say so.
+class _StubModule(types.ModuleType):
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        def unavailable(*args, **kwargs):
+            raise RuntimeError(f"{self.__name__}.{name} is not available while grading: the "
+                               "grader calls your functions itself")
+        unavailable.__name__ = name
+        return unavailable
+
+
+class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.split(".")[0] == "autograder":
+            return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+        return None
+
+    def create_module(self, spec):
+        module = _StubModule(spec.name)
+        module.__path__ = []
+        return module
+
+    def exec_module(self, module):
+        pass
+
+
+sys.meta_path.insert(0, _StubFinder())
+
+_CALLING_FILE = os.path.join(WORKDIR, "lib", "course_calling.py")
+_spec = importlib.util.spec_from_file_location("course_calling", _CALLING_FILE)
+calling = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(calling)
 import numpy as np  # noqa: E402
 
+# 3. what the notebook imports, imported now (outside the time limits and the guard).
+for _name in JOB.get("preload", ()):
+    try:
+        __import__(_name)
+    except BaseException:
+        pass
 for _name in [m for m in sys.modules if m.split(".")[0] in ("ctypes", "_ctypes")]:
-    del sys.modules[_name]   # so that `import ctypes` goes through the audit hook
+    if "torch" not in sys.modules:
+        del sys.modules[_name]   # so that `import ctypes` goes through the audit hook
 
-OUT = os.path.join(WORKDIR, "out")
 _BLOCKED_IMPORTS = frozenset(JOB["blocked_imports"])
 _PRIVATE = tuple(os.path.join(p, "") for p in JOB["private_dirs"])
 _WRITABLE = os.path.join(WORKDIR, "")
@@ -69,6 +120,8 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 _realpath = os.path.realpath
 _str = str
 _isinstance = isinstance
+_PROFILING = [False]   # set by this harness only, around its own Guard
+_CELL_ERRORS = {}      # cell label -> the error it ended with
 
 
 class SandboxViolation(BaseException):
@@ -91,6 +144,9 @@ def _audit(event, args):
         if top in _BLOCKED_IMPORTS:
             raise SandboxViolation(f"import of {args[0]!r} is not allowed in graded code")
         return
+    if event == "sys.setprofile" and _PROFILING[0] and \
+            sys._getframe(1).f_code.co_filename == _CALLING_FILE:
+        return   # the calling runtime's own Guard, around a call of a graded function
     if event.startswith("ctypes.") or event in _BLOCKED_EVENTS:
         if event.startswith("os.") and event in ("os.mkdir", "os.remove", "os.rmdir", "os.rename",
                                                  "os.utime", "os.chmod", "os.truncate"):
@@ -121,17 +177,15 @@ def _alarm(signum, frame):
     raise _Timeout()
 
 
-_save = np.save
-_load = np.load
-_ndarray = np.ndarray
-_int = int
-_type = type
 _json_dumps = json.dumps
+_json_loads = json.loads
 _open = open
 _set_timer = signal.setitimer
 _signal = signal.signal
-_int64 = np.int64
-_asarray = np.asarray
+_encode = calling.encode
+_decode = calling.decode
+_call = calling.call
+_Outcome = calling.Outcome
 
 
 def _record(entry):
@@ -141,7 +195,7 @@ def _record(entry):
 
 def _describe(exc):
     try:
-        return f"{_type(exc).__name__}: {_str(exc)[:400]}"
+        return f"{type(exc).__name__}: {_str(exc)[:400]}"
     except BaseException:  # a hostile __str__
         return "an exception that cannot be displayed"
 
@@ -155,8 +209,16 @@ def _run_limited(seconds, fn, *args):
         _set_timer(signal.ITIMER_REAL, 0)
 
 
-def _exec_cell(source, gid, namespace):
-    code = compile(source, f"<answer cell {gid}>", "exec")
+_MAGIC = re.compile(r"^([ \t]*)[%!].*$", re.M)
+
+
+def _without_magics(source):
+    """IPython magics (``%timeit``, ``!ls``, ``%%time``) become ``pass``: plain Python has none."""
+    return _MAGIC.sub(lambda m: m.group(1) + "pass", source)
+
+
+def _exec_cell(source, label, namespace):
+    code = compile(_without_magics(source), f"<cell {label}>", "exec")
     exec(code, namespace)
 
 
@@ -167,43 +229,40 @@ def _call_part(part, namespace):
         try:
             fn = namespace.get(part["function"])
             if fn is None:
-                raise NameError(f"`{part['function']}` is not defined")
-            kwargs = {}
-            for name, kind, filename in case["args"]:
-                value = _load(os.path.join(WORKDIR, "in", filename), allow_pickle=False)
-                kwargs[name] = _int(value) if kind == "int" else value
-            result = _run_limited(float(JOB["call_seconds"]), lambda: fn(**kwargs))
-            kind = _type(result)
-            if kind is _ndarray and result.dtype.kind in "biuf":
-                _save(os.path.join(OUT, f"{gid}.{index}.npy"), result, allow_pickle=False)
-                entry["ok"] = True
-            elif kind is _int:
-                _save(os.path.join(OUT, f"{gid}.{index}.npy"), _asarray(result, dtype=_int64),
-                      allow_pickle=False)
-                entry["ok"] = True
+                why = _CELL_ERRORS.get(gid)
+                why = (f"its cell failed with {why}" if why else
+                       "its cell did not define it, or it has another name")
+                outcome = _Outcome(error=f"NameError: `{part['function']}` is not defined ({why})")
             else:
+                args = {name: _decode(desc, IN) for name, desc in case}
+                _PROFILING[0] = True
                 try:
-                    what = f"{kind.__module__}.{kind.__qualname__}"
-                    if kind is _ndarray:
-                        what += f" of dtype {result.dtype}"
-                except BaseException:
-                    what = "an object of unknown type"
-                entry.update(ok=False, error=f"returned {_str(what)[:200]}")
+                    outcome = _run_limited(
+                        float(part["call_seconds"]),
+                        lambda: _call(fn, args, allowed=tuple(part["allowed"]),
+                                      forbidden=tuple(part["forbidden"])))
+                finally:
+                    _PROFILING[0] = False
+            entry["outcome"] = outcome.to_json()
+            entry["value"] = _encode(outcome.value, OUT, f"{gid}.{index}")
         except _Timeout:
-            entry.update(ok=False, error=f"took longer than {JOB['call_seconds']} s")
+            entry["outcome"] = {"stopped": f"the call took longer than {part['call_seconds']} s"}
         except SandboxViolation as exc:
-            entry.update(ok=False, error=f"refused: {_describe(exc)}", violation=True)
+            entry["outcome"] = {"stopped": f"the grader refused it: {_describe(exc)}"}
+            entry["violation"] = True
         except MemoryError:
-            entry.update(ok=False, error="ran out of memory")
-        except BaseException as exc:  # the student's crash, SystemExit included
-            entry.update(ok=False, error=_describe(exc))
+            entry["outcome"] = {"stopped": "the call ran out of memory"}
+        except BaseException as exc:  # SystemExit and friends
+            entry["outcome"] = {"error": _describe(exc)}
         _record(entry)
 
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    namespace = {"__name__": "__main__", "__builtins__": __builtins__}
-    exec(compile(JOB["setup"], "<setup cell>", "exec"), namespace)
+
+    def display(*objects, **kwargs):   # the notebook's display(), printed
+        print(*objects)
+    namespace = {"__name__": "__main__", "__builtins__": __builtins__, "display": display}
     parts = {p["grade_id"]: p for p in JOB["parts"]}
     sys.addaudithook(_audit)
 
@@ -212,13 +271,19 @@ def main():
     import posix
     os._exit = posix._exit = _no_exit   # the harness itself never needs them
     for cell in JOB["cells"]:
-        gid = cell["grade_id"]
-        if gid in JOB.get("skip_cells", ()):
+        label = cell["label"]
+        if label in JOB.get("skip_cells", ()):
             continue
-        _record({"begin": gid})
-        entry = {"cell": gid}
+        _record({"begin": label})
+        if cell.get("calls"):
+            gid = cell["calls"]
+            if gid in parts and gid not in JOB.get("done_parts", ()):
+                _call_part(parts[gid], namespace)
+            _record({"end": label})
+            continue
+        entry = {"cell": label}
         try:
-            _run_limited(float(JOB["cell_seconds"]), _exec_cell, cell["source"], gid, namespace)
+            _run_limited(float(JOB["cell_seconds"]), _exec_cell, cell["source"], label, namespace)
             entry["ok"] = True
         except _Timeout:
             entry.update(ok=False, error=f"the cell ran longer than {JOB['cell_seconds']} s")
@@ -228,10 +293,10 @@ def main():
             entry.update(ok=False, error="the cell ran out of memory")
         except BaseException as exc:
             entry.update(ok=False, error=_describe(exc))
+        if not entry["ok"]:
+            _CELL_ERRORS[label] = entry["error"]
         _record(entry)
-        if gid in parts and gid not in JOB.get("done_parts", ()):
-            _call_part(parts[gid], namespace)
-        _record({"end": gid})
+        _record({"end": label})
     _record({"done": True})
 
 

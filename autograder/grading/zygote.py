@@ -304,11 +304,11 @@ def _preload() -> None:
     from ipykernel import kernelapp  # noqa: F401
     import ipykernel.ipkernel  # noqa: F401
     import ipykernel.zmqshell  # noqa: F401
-    from .. import checks  # noqa: F401
-    for name in ("ch01_fnn_amnesia", "ch02_elman"):
+    from ..chapters import CHAPTERS
+    for chapter in CHAPTERS:
         try:
-            __import__(f"autograder.checks.{name}")
-            __import__(f"autograder.references.{name}")
+            __import__(f"autograder.checks.{chapter.module}")
+            __import__(f"autograder.references.{chapter.module}")
         except Exception:
             pass
 
