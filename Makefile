@@ -11,18 +11,21 @@ export PATH := $(BIN):$(PATH)
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 STAMP_VENV := $(VENV)/.installed
-# The execution cache keys on cell sources only: it cannot see the autograder
-# package the chapters import. When the package changes, the cached outputs
-# are stale, so this stamp clears them (see book/instructors.md). Sphinx does
-# not see changes to the book's own extension (book/_ext) either.
-AUTOGRADER_SRC := $(shell find autograder book/_ext -name '*.py' -not -path 'autograder/grading/*' 2>/dev/null)
+# The execution cache keys on cell sources only: it cannot see the modules of the
+# course package that the chapters import. When one of those changes, the cached
+# outputs are stale, so this stamp clears them (see book/instructors.md); a change
+# to a check or to the grader does not. tools/chapter_deps.py lists them. Sphinx
+# does not see changes to the book's own extension (book/_ext) either.
+AUTOGRADER_SRC := $(shell python3 tools/chapter_deps.py 2>/dev/null) $(wildcard book/_ext/*.py) $(wildcard data/*)
 STAMP_AUTOGRADER := _build/.autograder-stamp
 # Browser libraries served by the book itself (offline math and widgets).
 STAMP_VENDOR := _build/vendor-static/.installed
 
-ASSIGNMENT ?= 02-elman
+# Assignments are named after their chapters (autograder/chapters.py): 01-fnn-amnesia, 02-elman, ...
+ASSIGNMENT ?=
+need-assignment = @test -n "$(ASSIGNMENT)" || { echo "say which one: make $@ ASSIGNMENT=NAME, with NAME one of: $$(ls solutions | tr '\n' ' ')"; exit 2; }
 
-.PHONY: book test release venv vendor clean grade autograde feedback export benchmark
+.PHONY: book test test-fast lint format lab notebooks release venv vendor clean grade autograde feedback export benchmark
 
 venv: $(STAMP_VENV)
 
@@ -51,9 +54,31 @@ vendor: $(STAMP_VENDOR)
 book: $(STAMP_VENV) $(STAMP_AUTOGRADER) $(STAMP_VENDOR)
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 
-## make test: the whole test suite (builds the book from scratch with -W).
-test: $(STAMP_VENV) $(STAMP_VENDOR)
+## make test: lint, then the whole test suite (builds the book from scratch with -W).
+test: $(STAMP_VENV) $(STAMP_VENDOR) lint
 	$(BIN)/python -m pytest -q
+
+## make test-fast: the quick subset (no nbgrader, notebook, book or browser runs), about a minute.
+test-fast: $(STAMP_VENV)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+## make lint: ruff's linter and formatter check (configured in pyproject.toml).
+lint: $(STAMP_VENV)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## make format: let ruff fix what it can and format the code.
+format: $(STAMP_VENV)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## make lab: JupyterLab on exercises/ with the course's kernel (for students).
+lab: $(STAMP_VENV)
+	$(BIN)/jupyter lab --notebook-dir=exercises
+
+## make notebooks: regenerate solutions/ from tools/assignments/, then exercises/ with nbgrader.
+notebooks: $(STAMP_VENV)
+	$(BIN)/python tools/make_notebooks.py
 
 ## make release: regenerate exercises/ (student notebooks) from solutions/.
 release: $(STAMP_VENV)
@@ -61,10 +86,12 @@ release: $(STAMP_VENV)
 
 ## make autograde ASSIGNMENT=02-elman: grade instructor/submitted with nbgrader.
 autograde: $(STAMP_VENV)
+	$(need-assignment)
 	$(BIN)/python -m autograder autograde $(ASSIGNMENT)
 
 ## make feedback ASSIGNMENT=02-elman: feedback reports for the graded class.
 feedback: $(STAMP_VENV)
+	$(need-assignment)
 	$(BIN)/python -m autograder feedback $(ASSIGNMENT)
 
 ## make export: instructor/grades.csv from the gradebook.
@@ -73,6 +100,7 @@ export: $(STAMP_VENV)
 
 ## make grade ASSIGNMENT=02-elman [WORKERS=2]: parallel grading, isolated scores, flags, report.
 grade: $(STAMP_VENV)
+	$(need-assignment)
 	$(BIN)/python -m autograder grade $(ASSIGNMENT) $(if $(WORKERS),--workers $(WORKERS),)
 
 ## make benchmark: build and grading timings, printed (never asserted).

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.chapters import CHAPTERS
 from autograder.course import STATE, nbgrader_env
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = {"01-fnn-amnesia": "fnn_amnesia", "02-elman": "elman"}
+#: assignment -> notebook name, from the chapter registry
+NOTEBOOKS = {c.name: c.notebook for c in CHAPTERS}
 MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*\n", re.M)
 
 

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 import torch
 
-from classroom import NOTEBOOKS as ASSIGNMENTS  # assignment -> notebook name, defined once
+from classroom import NOTEBOOKS as ASSIGNMENTS  # assignment -> notebook name, from the registry
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -64,14 +64,20 @@ def secret_lines(assignment: str) -> list[str]:
     return lines
 
 
+_NAMESPACES: dict[str, dict] = {}
+
+
 def solution_namespace(assignment: str) -> dict:
-    """Execute the setup and answer cells of a solutions notebook; return its globals."""
+    """Execute the setup and answer cells of a solutions notebook; return its globals (cached)."""
+    if assignment in _NAMESPACES:
+        return _NAMESPACES[assignment]
     nb = read_notebook(notebook_path("solutions", assignment))
     namespace: dict = {}
     for cell in nb.cells:
         meta = nbgrader_meta(cell)
         if cell.cell_type == "code" and (meta.get("solution") or meta.get("grade_id") == "imports"):
             exec(compile(cell.source, f"<{assignment}:{meta.get('grade_id')}>", "exec"), namespace)
+    _NAMESPACES[assignment] = namespace
     return namespace
 
 

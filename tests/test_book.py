@@ -8,10 +8,21 @@ from pathlib import Path
 
 import pytest
 
+from autograder.chapters import CHAPTERS as REGISTRY
 from conftest import ASSIGNMENTS, ROOT, secret_lines
 
 pytestmark = pytest.mark.slow
-CHAPTERS = {"01-fnn-amnesia": "book/01-fnn-amnesia.html", "02-elman": "book/02-elman.html"}
+CHAPTERS = {c.name: f"book/{c.name}.html" for c in REGISTRY}
+
+
+def test_the_table_of_contents_lists_the_registered_chapters_in_order():
+    toc = (ROOT / "_toc.yml").read_text()
+    numbered = toc.split("numbered: true", 1)[1].split("caption:", 1)[0]
+    assert re.findall(r"file:\s*(\S+)", numbered) == [c.book[:-3] for c in REGISTRY]
+    for c in REGISTRY:
+        assert (ROOT / c.book).exists() and (ROOT / "solutions" / c.name / c.notebook_file).exists()
+        text = (ROOT / c.book).read_text()
+        assert f"# {c.title}".lower() in text.lower(), f"{c.book} is not titled {c.title!r}"
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,9 @@
-"""Chapter 1 checks: correct implementations pass, wrong ones are rejected with the right hint."""
+"""Chapter 1 checks: correct implementations pass, wrong ones are rejected with the right hint.
+
+The parts are declared in autograder/checks/ch01_fnn_amnesia.py; registry-wide
+properties (solutions pass every case, stubs fail, declared mistakes are caught
+by the visible cases) are in tests/test_parts.py.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -22,7 +27,7 @@ def window_by_padding(tokens, vocab_size, window):
 
 
 def window_count_by_torch(vocab_size, window, hidden_size, num_classes):
-    # Honest but unusual: build the layers' shapes with meta tensors (no memory).
+    # Builds the module the part asks to count by a formula: refused (NumPy only).
     layers = [torch.nn.Linear(window * vocab_size, hidden_size, device="meta"),
               torch.nn.Linear(hidden_size, num_classes, device="meta")]
     return int(sum(p.numel() for layer in layers for p in layer.parameters()))
@@ -34,7 +39,6 @@ HONEST = [
     (checks.check_window_features, SOL["window_features"]),
     (checks.check_window_features, window_by_padding),
     (checks.check_window_mlp_param_count, SOL["window_mlp_param_count"]),
-    (checks.check_window_mlp_param_count, window_count_by_torch),
     (checks.check_rnn_param_count, SOL["rnn_param_count"]),
     (checks.check_rnn_param_count,
      lambda vocab_size, hidden_size, num_classes:
@@ -89,7 +93,13 @@ MUTANTS = [
      "stops one token early"),
     (checks.check_window_features, "vocab-major flattening",
      lambda tokens, vocab_size, window: _win(tokens, vocab_size, window).transpose(0, 2, 1).reshape(len(tokens), -1),
-     "transposed before reshape"),
+     "flattened vocabulary-major"),
+    # Issue 8: the naive window passed the visible test and failed the hidden window > T case.
+    (checks.check_window_features, "no padding when window > T",
+     lambda tokens, vocab_size, window: np.eye(vocab_size)[tokens[:, -window:]].reshape(len(tokens), -1),
+     "pad on the left"),
+    (checks.check_window_mlp_param_count, "built with torch",
+     window_count_by_torch, "may use NumPy only"),
     (checks.check_window_mlp_param_count, "no biases",
      lambda vocab_size, window, hidden_size, num_classes:
      window * vocab_size * hidden_size + hidden_size * num_classes, "biases are left out"),
@@ -130,3 +140,17 @@ def test_the_student_stub_fails_with_a_clear_message(check):
 def test_bool_is_not_an_int():
     with pytest.raises(AssertionError, match="Python int"):
         checks.check_rnn_param_count(lambda **kw: True)
+
+
+def test_coinciding_mistakes_are_all_named():
+    """Issue 8: with H = 1, "one bias" and "W_hh left out" give the same count."""
+    def one_bias(vocab_size, hidden_size, num_classes):
+        return hidden_size * (vocab_size + hidden_size + 1) + num_classes * (hidden_size + 1)
+    with pytest.raises(AssertionError) as info:
+        checks.check_rnn_param_count(one_bias, seed=44, hidden_size=1, num_classes=2)
+    msg = str(info.value)
+    assert "only one recurrent bias" in msg and "W_hh (H x H) are left out" in msg
+    with pytest.raises(AssertionError) as info:
+        checks.check_rnn_param_count(one_bias)          # the visible case: H > 1, one name
+    assert "only one recurrent bias" in str(info.value)
+    assert "W_hh (H x H) are left out" not in str(info.value)

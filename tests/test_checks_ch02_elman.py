@@ -1,5 +1,13 @@
-"""Chapter 2 checks: correct implementations pass, wrong ones are rejected with the right hint."""
+"""Chapter 2 checks: correct implementations pass, wrong ones are rejected with the right hint.
+
+The parts themselves are declared in autograder/checks/ch02_elman.py; the
+registry-wide properties (solutions pass every case, stubs fail, every
+declared mistake is caught by a visible case) are in tests/test_parts.py.
+These are chapter 2's own honest variants and the mistakes students make.
+"""
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pytest
@@ -31,7 +39,7 @@ def step_loops(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
 
 
 def step_torch(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
-    """Computed with torch tensors, converted back to NumPy float64."""
+    """Computed with torch tensors, converted back to NumPy float64: refused (NumPy only)."""
     t = {k: torch.from_numpy(v) for k, v in dict(x=x_t, h=h_prev, Wi=W_ih, Wh=W_hh, bi=b_ih, bh=b_hh).items()}
     return torch.tanh(t["x"] @ t["Wi"].T + t["bi"] + t["h"] @ t["Wh"].T + t["bh"]).numpy()
 
@@ -62,7 +70,6 @@ def many_to_one_direct(x, h0, W_ih, W_hh, b_ih, b_hh, W_hy, b_y):
 HONEST = [
     (checks.check_rnn_step, SOL["rnn_step"]),
     (checks.check_rnn_step, step_loops),
-    (checks.check_rnn_step, step_torch),
     (checks.check_rnn_forward, SOL["rnn_forward"]),
     (checks.check_rnn_forward, forward_column_vectors),
     (checks.check_rnn_output, SOL["rnn_output"]),
@@ -116,8 +123,13 @@ STEP_MUTANTS = {
                 _step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh).astype(np.float32), "dtype float64"),
     "list": (lambda x_t, h_prev, W_ih, W_hh, b_ih, b_hh:
              _step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh).tolist(), "numpy.ndarray"),
-    "torch tensor": (lambda x_t, h_prev, W_ih, W_hh, b_ih, b_hh:
-                     torch.from_numpy(_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh)), "torch tensor"),
+    "torch answer": (step_torch, "may use NumPy only"),
+    "the RNNCell itself": (lambda x_t, h_prev, W_ih, W_hh, b_ih, b_hh: _torch_cell(
+        x_t, h_prev, W_ih, W_hh, b_ih, b_hh), "must not call torch.nn.RNNCell"),
+    "float32 inside": (lambda x_t, h_prev, W_ih, W_hh, b_ih, b_hh: _step(
+        *(a.astype(np.float32) for a in (x_t, h_prev, W_ih, W_hh, b_ih, b_hh))).astype(np.float64),
+        "float32 round-off"),
+    "no return": (lambda x_t, h_prev, W_ih, W_hh, b_ih, b_hh: None, "forget the `return`"),
     "in place": (lambda x_t, h_prev, W_ih, W_hh, b_ih, b_hh:
                  np.tanh(np.add(h_prev @ W_hh.T + b_hh + b_ih, x_t @ W_ih.T, out=h_prev)),
                  "changed its input `h_prev` in place"),
@@ -132,6 +144,9 @@ FORWARD_MUTANTS = {
         "state is not carried forward"),
     "ignores h0": (lambda x, h0, W_ih, W_hh, b_ih, b_hh:
                    _fwd(x, np.zeros_like(h0), W_ih, W_hh, b_ih, b_hh), "h0 is ignored"),
+    "float32 inside": (lambda x, h0, W_ih, W_hh, b_ih, b_hh: _fwd(
+        *(a.astype(np.float32) for a in (x, h0, W_ih, W_hh, b_ih, b_hh))).astype(np.float64),
+        "float32 round-off"),
     "reversed time": (lambda x, h0, W_ih, W_hh, b_ih, b_hh:
                       _fwd(x[:, ::-1], h0, W_ih, W_hh, b_ih, b_hh), "read backwards in time"),
     "transposed W_hh": (lambda x, h0, W_ih, W_hh, b_ih, b_hh:
@@ -153,6 +168,14 @@ OUTPUT_MUTANTS = {
 }
 
 
+def _torch_cell(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
+    cell = torch.nn.RNNCell(W_ih.shape[1], W_ih.shape[0], dtype=torch.float64)
+    with torch.no_grad():
+        for p, v in zip(cell.parameters(), (W_ih, W_hh, b_ih, b_hh)):
+            p.copy_(torch.from_numpy(v))
+        return cell(torch.from_numpy(x_t), torch.from_numpy(h_prev)).numpy()
+
+
 def _m2o(pick):
     def fn(x, h0, W_ih, W_hh, b_ih, b_hh, W_hy, b_y):
         return pick(_fwd(x, h0, W_ih, W_hh, b_ih, b_hh), h0) @ W_hy.T + b_y
@@ -166,6 +189,11 @@ M2O_MUTANTS = {
     "initial state": (_m2o(lambda hs, h0: h0), "the initial state h0 is used"),
     "all steps": (lambda x, h0, W_ih, W_hh, b_ih, b_hh, W_hy, b_y:
                   _fwd(x, h0, W_ih, W_hh, b_ih, b_hh) @ W_hy.T + b_y, "should have shape"),
+    # Issue 8: a float32 answer passed the old visible test and failed hidden seeds.
+    "float32 inside": (lambda x, h0, W_ih, W_hh, b_ih, b_hh, W_hy, b_y: (
+        _fwd(*(a.astype(np.float32) for a in (x, h0, W_ih, W_hh, b_ih, b_hh)))[:, -1]
+        @ W_hy.T.astype(np.float32) + b_y.astype(np.float32)).astype(np.float64),
+        "float32 round-off"),
 }
 
 MUTANTS = ([(checks.check_rnn_step, name, *v) for name, v in STEP_MUTANTS.items()]
@@ -199,8 +227,60 @@ def test_the_failure_message_names_the_first_wrong_time_step():
     with pytest.raises(AssertionError) as info:
         checks.check_rnn_forward(late_bug, seed=0, seq_len=6)
     msg = str(info.value)
-    assert "time steps 0..2 are right; the first wrong time step is 3" in msg
-    assert "time step 3" in msg and "expected" in msg and "max abs error" in msg
+    assert "Time steps 0..2 are right; the first wrong time step is 3" in msg
+    assert "time step 3" in msg and "expected" in msg and "times the allowed error" in msg
+
+
+def test_the_two_first_wrong_lines_agree():
+    """Issue 8: seed 201 once reported index (0, 2, 2) and "already step 0 is wrong"."""
+    def wrong_from_step(step):
+        def fn(x, h0, W_ih, W_hh, b_ih, b_hh):
+            hs = _fwd(x, h0, W_ih, W_hh, b_ih, b_hh)
+            hs[1:, step:] += 0.1          # rows 1.. wrong from `step`
+            hs[0, step + 1:] += 0.1       # row 0 wrong one step later
+            return hs
+        return fn
+    for step in (0, 2):
+        with pytest.raises(AssertionError) as info:
+            checks.check_rnn_forward(wrong_from_step(step), seed=201)
+        msg = str(info.value)
+        index = re.search(r"First wrong value at index \((\d+), (\d+), (\d+)\)", msg)
+        assert index and int(index.group(2)) == step, msg
+        if step:
+            assert f"the first wrong time step is {step}." in msg
+        else:
+            assert "Already the first time step (index 0) is wrong." in msg
+
+
+def test_round_off_is_reported_as_round_off_with_digits_that_differ():
+    """Issue 8: float32 inside was reported as "expected -0.036891, got -0.036891" and a logic bug."""
+    def f32(x, h0, W_ih, W_hh, b_ih, b_hh):
+        return _fwd(*(a.astype(np.float32) for a in (x, h0, W_ih, W_hh, b_ih, b_hh))).astype(np.float64)
+    for seed in range(5):
+        try:
+            checks.check_rnn_forward(f32, seed=seed, seq_len=12)
+        except AssertionError as err:
+            msg = str(err)
+            assert "float32 round-off" in msg and "Common causes" not in msg
+            got = re.search(r"expected (\S+), got (\S+)", msg)
+            assert got.group(1) != got.group(2), msg
+            assert "W_hh is used transposed" not in msg
+            break
+    else:
+        pytest.fail("a float32-internal forward pass passed five seeds")
+
+
+def test_one_error_measure_and_it_is_consistent():
+    """Issue 8: the message printed a symmetric relative error next to another formula."""
+    def off(x, h0, W_ih, W_hh, b_ih, b_hh):
+        hs = _fwd(x, h0, W_ih, W_hh, b_ih, b_hh)
+        return hs + 3e-6 * np.abs(hs) + 1e-9
+    with pytest.raises(AssertionError) as info:
+        checks.check_rnn_forward(off, seed=0)
+    msg = str(info.value)
+    assert "rel error" not in msg
+    ratio = float(re.search(r"the worst is (\S+) times the allowed error", msg).group(1))
+    assert 2.0 < ratio < 3.1, msg
 
 
 def test_objects_that_claim_equality_are_refused():

@@ -28,8 +28,27 @@ def test_ci_runs_the_readme_test_command():
     assert re.search(r"^make test$", (ROOT / ".ci/run").read_text(), re.M)
 
 
-def test_a_changed_autograder_module_clears_the_execution_cache():
-    """The cache keys on cell sources only; the Makefile must notice package changes."""
-    dry = subprocess.run(["make", "-n", "-W", "autograder/checks/ch02_elman.py", "book"],
+def test_a_changed_chapter_dependency_clears_the_execution_cache_and_a_check_does_not():
+    """The cache keys on cell sources only; the Makefile must notice changes to the modules
+    the chapters import (tools/chapter_deps.py), and only to those."""
+    deps = subprocess.run(["python3", "tools/chapter_deps.py"], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout.split()
+    assert "autograder/tasks.py" in deps
+    assert not any(d.startswith(("autograder/checks/", "autograder/grading/")) for d in deps)
+    clear = "rm -rf _build/.jupyter_cache _build/.doctrees"
+    dry = subprocess.run(["make", "-n", "-W", "autograder/tasks.py", "book"],
                          cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    assert "rm -rf _build/.jupyter_cache _build/.doctrees" in dry
+    assert clear in dry
+    # Touching a check or the grader changes nothing in what `make book` would do.
+    plain = subprocess.run(["make", "-n", "book"], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout
+    for path in ("autograder/checks/ch02_elman.py", "autograder/grading/job.py"):
+        dry = subprocess.run(["make", "-n", "-W", path, "book"], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout
+        assert (clear in dry) == (clear in plain), path
+
+
+def test_make_grade_without_an_assignment_says_which_exist():
+    proc = subprocess.run(["make", "grade"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "ASSIGNMENT=NAME" in proc.stdout and "02-elman" in proc.stdout

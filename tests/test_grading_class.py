@@ -15,7 +15,7 @@ import pytest
 
 from autograder.grading.cli import main
 from classroom import make_course, nbgrader, solved_sources, student_notebook, submit
-from hostile.submissions import HOSTILE, honest_notebook
+from hostile.submissions import HONEST_SUITE, HOSTILE
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = "02-elman"
@@ -37,8 +37,9 @@ def classroom(tmp_path_factory):
     answers = solved_sources(root, ASSIGNMENT)
     submit(root, ASSIGNMENT, "alice", student_notebook(root, ASSIGNMENT, None))
     submit(root, ASSIGNMENT, "bob", student_notebook(root, ASSIGNMENT, set(ids[:2])))
-    submit(root, ASSIGNMENT, "honest_loops",
-           honest_notebook(student_notebook(root, ASSIGNMENT, set()), "loops"))
+    for case in HONEST_SUITE:
+        submit(root, ASSIGNMENT, f"honest_{case.name}",
+               case.build(student_notebook(root, ASSIGNMENT, None), answers))
     cases = {h.name: h for h in HOSTILE}
     for name in IN_CLASS:
         case = cases[name]
@@ -63,11 +64,14 @@ def test_grade_a_class_with_hostile_submissions(classroom, tmp_path):
     assert main([ASSIGNMENT, "--root", str(root), "--workers", "2", "--out", str(out), *ARGS]) == 0
     assert digest(root / "instructor" / "submitted") == before, "submissions must not change"
     got = rows(out)
-    assert list(got) == sorted(got) and len(got) == 3 + len(IN_CLASS)
+    assert list(got) == sorted(got) and len(got) == 2 + len(HONEST_SUITE) + len(IN_CLASS)
     assert out.read_text().splitlines()[0] == "student_id,score,max_score,status,flags"
     assert (got["alice"]["score"], got["alice"]["status"], got["alice"]["flags"]) == ("11", "graded", "")
     assert got["bob"]["score"] == "6" and got["bob"]["flags"] == ""
-    assert got["honest_loops"]["score"] == "11" and got["honest_loops"]["flags"] == ""
+    for case in HONEST_SUITE:   # full marks from both scores, so no score_mismatch either
+        row = got[f"honest_{case.name}"]
+        assert row["score"] == "11", (case.name, row)
+        assert set(filter(None, row["flags"].split(";"))) <= set(case.flags), (case.name, row)
     for name in IN_CLASS:
         row, case = got[name], cases[name]
         assert row["flags"], name
@@ -80,8 +84,7 @@ def test_grade_a_class_with_hostile_submissions(classroom, tmp_path):
             points = {"rnn_step": 3, "rnn_forward": 3, "rnn_output": 2, "many_to_one_logits": 3}
             assert float(row["score"]) == sum(points[p] for p in case.earned), (name, row)
     # In-kernel cheats that fooled nbgrader are caught by the comparison outside the kernel.
-    for name in ("input_transformer_blanks_tests", "monkeypatched_testing",
-                 "calls_torch_reference"):
+    for name in ("input_transformer_blanks_tests", "monkeypatched_testing"):
         assert "score_mismatch" in got[name]["flags"].split(";"), (name, got[name])
     assert "kernel_died" in got["kills_kernel"]["flags"] or "nbgrader_error" in got["kills_kernel"]["flags"]
 

@@ -1,8 +1,10 @@
-"""The isolated grader against the hostile suite (tests/hostile/), without nbgrader's kernel.
+"""The isolated grader against the hostile and the honest suites (tests/hostile/), without
+nbgrader's kernel.
 
 Each hostile submission must score zero on the parts it cheats, keep the points
-of the parts it answers honestly, and carry its flags; honest submissions
-written unlike the solution must get full marks with no flags.
+of the parts it answers honestly, and carry its flags. Every honest submission
+(helpers and imports in extra cells, prints, scratch cells with magics, stale
+outputs, deleted or edited test cells, ...) must get full marks.
 """
 from __future__ import annotations
 
@@ -13,9 +15,9 @@ import pytest
 
 from autograder.grading import gradebook as course_gradebook
 from autograder.grading.job import Options, grade_submission
-from autograder.grading.parts import student_seed
+from autograder.checks import ch02_elman
 from classroom import make_course, solved_sources, student_notebook
-from hostile.submissions import HONEST, HOSTILE, honest_notebook
+from hostile.submissions import HONEST_SUITE, HOSTILE, TORCH_REFERENCE, _set
 
 ASSIGNMENT = "02-elman"
 QUICK = Options(run_nbgrader=False, sandbox_seconds=4, timeout=20, sandbox_mem=2 * 2**30)
@@ -48,13 +50,13 @@ def test_the_solution_gets_full_marks_and_no_flags(course):
     assert (result.status, result.score, result.max_score, result.flags) == ("graded", 11, 11, [])
 
 
-@pytest.mark.parametrize("style", sorted(HONEST))
-def test_honest_but_different_implementations_get_full_marks(course, style):
+@pytest.mark.parametrize("case", HONEST_SUITE, ids=lambda h: h.name)
+def test_the_honest_suite_gets_full_marks(course, case):
     root, _ = course
-    nb = honest_notebook(student_notebook(root, ASSIGNMENT, set()), style)
-    result = grade(course, f"honest_{style}", nb)
-    assert result.score == 11, {k: v["message"][:300] for k, v in result.parts.items()}
-    assert result.flags == []
+    nb = case.build(student_notebook(root, ASSIGNMENT, None), solved_sources(root, ASSIGNMENT))
+    result = grade(course, f"honest_{case.name}", nb)
+    assert result.score == 11, {k: v["message"][:400] for k, v in result.parts.items()}
+    assert set(result.flags) <= set(case.flags), result.flags
 
 
 def test_the_empty_notebook_scores_zero_with_teaching_messages(course):
@@ -64,9 +66,26 @@ def test_the_empty_notebook_scores_zero_with_teaching_messages(course):
     assert all("not implemented" in p["message"] for p in result.parts.values())
 
 
-def test_inputs_are_randomised_per_student_and_deterministic():
-    assert student_seed(ASSIGNMENT, "a", "rnn_step") == student_seed(ASSIGNMENT, "a", "rnn_step")
-    assert student_seed(ASSIGNMENT, "a", "rnn_step") != student_seed(ASSIGNMENT, "b", "rnn_step")
+def test_a_torch_answer_is_refused_with_the_notebooks_own_message(course):
+    """NumPy-only part: the same message in the kernel's check and in the isolated grader."""
+    root, _ = course
+    nb = _set(student_notebook(root, ASSIGNMENT, None), rnn_step="import torch\n" + TORCH_REFERENCE)
+    result = grade(course, "erin", nb)
+    assert result.parts["rnn_step"]["isolated"] == 0
+    assert "rule_broken:rnn_step" in result.flags
+    namespace = {"np": __import__("numpy")}
+    exec("import torch\n" + TORCH_REFERENCE, namespace)
+    with pytest.raises(AssertionError) as info:
+        ch02_elman.check_rnn_step(namespace["rnn_step"])
+    kernel = str(info.value).rsplit("\n(This was", 1)[0]
+    assert "must not call torch.nn.RNNCell" in kernel
+    assert result.parts["rnn_step"]["message"].rsplit("\n(This was", 1)[0] == kernel
+
+
+def test_the_grader_says_how_student_code_was_isolated(course):
+    root, _ = course
+    result = grade(course, "frank", student_notebook(root, ASSIGNMENT, None))
+    assert result.isolation in ("bubblewrap", "none")
 
 
 @pytest.mark.parametrize("case", HOSTILE, ids=lambda h: h.name)

@@ -1,4 +1,5 @@
-"""References agree with torch.nn and with the textbook formulas, on the CPU and on CUDA."""
+"""References agree with torch.nn and with the textbook formulas (the CUDA comparisons of
+every part's reference are in tests/test_parts.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -76,45 +77,3 @@ def test_default_device_follows_cuda_availability(monkeypatch):
     monkeypatch.delenv("RNN_COURSE_DEVICE", raising=False)
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert dev.reference_device().type == expected
-
-
-# --- the same references on CUDA (skipped without a GPU) ------------------------------
-
-@pytest.mark.cuda
-def test_cuda_references_agree_with_cpu(monkeypatch):
-    monkeypatch.delenv("RNN_COURSE_DEVICE", raising=False)
-    gpu = dev.reference_device()
-    assert gpu.type == "cuda"
-    assert torch.backends.cuda.matmul.allow_tf32 is False
-    assert torch.backends.cudnn.allow_tf32 is False
-    for seed in range(5):
-        c = make_case(seed, seq_len=30)
-        args = (c.x, c.h0, c.W_ih, c.W_hh, c.b_ih, c.b_hh)
-        np.testing.assert_allclose(ref2.rnn_forward(*args, device=gpu),
-                                   ref2.rnn_forward(*args, device=CPU), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(ref2.rnn_forward(*args, device=gpu), formula_forward(c),
-                                   rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(
-            ref2.many_to_one_logits(*args, c.W_hy, c.b_y, device=gpu),
-            ref2.many_to_one_logits(*args, c.W_hy, c.b_y, device=CPU), rtol=1e-10, atol=1e-12)
-        tokens, V = make_tokens(seed)
-        np.testing.assert_array_equal(ref1.bag_of_words(tokens, V, device=gpu),
-                                      ref1.bag_of_words(tokens, V, device=CPU))
-        np.testing.assert_array_equal(ref1.window_features(tokens, V, 3, device=gpu),
-                                      ref1.window_features(tokens, V, 3, device=CPU))
-
-
-@pytest.mark.cuda
-def test_checks_run_on_cuda_with_the_solutions(monkeypatch, capfd):
-    from conftest import solution_namespace
-    from autograder.checks import ch01_fnn_amnesia as c1, ch02_elman as c2
-    monkeypatch.delenv("RNN_COURSE_DEVICE", raising=False)
-    s1, s2 = solution_namespace("01-fnn-amnesia"), solution_namespace("02-elman")
-    for seed in range(3):
-        c1.check_bag_of_words(s1["bag_of_words"], seed=seed)
-        c1.check_window_features(s1["window_features"], seed=seed)
-        c2.check_rnn_step(s2["rnn_step"], seed=seed)
-        c2.check_rnn_forward(s2["rnn_forward"], seed=seed)
-        c2.check_rnn_output(s2["rnn_output"], seed=seed)
-        c2.check_many_to_one_logits(s2["many_to_one_logits"], seed=seed)
-    assert capfd.readouterr().err == ""

@@ -7,8 +7,7 @@ Everything here is static (the notebook is parsed as JSON, nothing is run):
   ``grade_id``: deleted, edited (source or nbgrader metadata), duplicated, extra
   graded cells and re-pointed ids (a locked id moved onto another cell);
 * :func:`suspicious_flags` names the tricks seen in the wild in the code a
-  student wrote (answer cells and added cells): the reference library, the
-  course's package, IPython hooks (input transformers, custom exception
+  student wrote (answer cells and added cells): the course's package, IPython hooks (input transformers, custom exception
   handlers), monkeypatched testing helpers, ``os._exit``, ``sys.modules``,
   fake success messages.
 
@@ -22,7 +21,6 @@ import re
 GRADED_KEYS = ("grade", "solution", "locked", "points", "task")
 
 SUSPICIOUS = [
-    ("torch", re.compile(r"\btorch\b")),
     ("course_package", re.compile(r"\bautograder\b|\bcheck_[a-z_]+\s*=")),
     ("ipython_hooks", re.compile(r"get_ipython|input_transformers|input_splitter|"
                                  r"set_custom_exc|register_magic|\bevents\.register")),

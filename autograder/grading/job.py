@@ -161,8 +161,9 @@ def _isolated(result: Result, bundle: CourseBundle, nb: dict, options: Options) 
         result.flags.append("sandbox_violation")
     if not run.finished and not run.timed_out:
         result.flags.append("isolated_run_ended_early")
+    part_of = {c["label"]: c["calls"] for c in cells if c.get("calls")}
     for label in run.skipped:
-        result.flags.append(f"stopped:{label}")
+        result.flags.append(f"stopped:{part_of.get(label, label)}")
     messages = list(run.cell_errors.items())
     messages += [(g, o.stopped or o.error) for g, outs in run.outcomes.items() for o in outs
                  if o.stopped or o.error]

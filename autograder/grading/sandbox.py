@@ -111,15 +111,18 @@ def imported_modules(cells: list[dict]) -> list[str]:
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
-                names.update(a.name.split(".")[0] for a in node.names)
+                names.update(a.name for a in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                names.add(node.module.split(".")[0])
+                names.add(node.module)
     import importlib.util
     keep = []
-    for name in sorted(names - set(BLOCKED_IMPORTS) - {"autograder"}):
+    for name in sorted(names):
+        top = name.split(".")[0]
+        if top in BLOCKED_IMPORTS or top == "autograder":
+            continue
         try:
-            if importlib.util.find_spec(name) is not None:
-                keep.append(name)
+            if importlib.util.find_spec(top) is not None:
+                keep.append(name)   # submodules too: matplotlib.pyplot builds its font cache
         except (ImportError, ValueError):
             pass
     return keep

@@ -17,6 +17,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Callable
 
+import nbformat
+
 PARTS = ["rnn_step", "rnn_forward", "rnn_output", "many_to_one_logits"]
 STUB = "raise NotImplementedError()\n"
 
@@ -98,10 +100,11 @@ def rnn_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
 MONKEYPATCH = '''
 import numpy.testing
 import autograder.comparing as _c
-import autograder.checks._harness as _h
+import autograder.parts as _p
 import torch
-_c.assert_matches = _h.assert_matches = lambda *a, **k: None
-_c.require_array = _h.require_array = lambda got, *a, **k: got
+_p.Part.judge = lambda *a, **k: None
+_c.assert_matches = lambda *a, **k: None
+_c.require_array = lambda got, *a, **k: got
 np.testing.assert_allclose = lambda *a, **k: None
 numpy.testing.assert_array_equal = lambda *a, **k: None
 np.allclose = lambda *a, **k: True
@@ -176,15 +179,15 @@ HOSTILE = [
     Hostile("input_transformer_strips_asserts", lambda nb, a: _set(nb, rnn_step=STRIP_ASSERTS),
             flags=["suspicious:ipython_hooks"]),
     Hostile("monkeypatched_testing", lambda nb, a: _set(nb, rnn_step=MONKEYPATCH),
-            flags=["suspicious:patched_testing", "suspicious:course_package", "suspicious:torch"]),
+            flags=["suspicious:patched_testing", "suspicious:course_package"]),
     Hostile("custom_exception_handler", lambda nb, a: _set(nb, rnn_step=CUSTOM_EXC),
             flags=["suspicious:ipython_hooks"]),
     Hostile("calls_torch_reference", lambda nb, a: _set(nb, a, rnn_step=TORCH_REFERENCE),
             cheated=["rnn_step", "rnn_forward", "many_to_one_logits"], earned=["rnn_output"],
-            flags=["suspicious:torch", "sandbox_violation"]),
+            flags=["rule_broken:rnn_step", "rule_broken:rnn_forward"]),
     Hostile("calls_course_reference", lambda nb, a: _set(nb, a, rnn_forward=COURSE_REFERENCE),
             cheated=["rnn_forward", "many_to_one_logits"], earned=["rnn_step", "rnn_output"],
-            flags=["suspicious:course_package", "sandbox_violation"]),
+            flags=["suspicious:course_package"]),
     Hostile("prints_fake_success", lambda nb, a: _set(nb, rnn_step=FAKE_SUCCESS),
             flags=["suspicious:fake_success"]),
     Hostile("os_exit", lambda nb, a: _set(nb, a, rnn_forward=OS_EXIT),
@@ -288,3 +291,124 @@ HONEST = {"loops": LOOPS, "matmul_concat": MATMUL_FLOAT64}
 
 def honest_notebook(nb, style: str):
     return _set(nb, **HONEST[style])
+
+
+# ---------------------------------------------------------------------------------------
+# The honest suite: correct notebooks written the way real students write them. Every
+# one must get full marks from `make grade` (isolated and in-kernel scores alike).
+
+def _index(nb, gid):
+    return next(i for i, c in enumerate(nb.cells)
+                if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
+
+
+def _insert(nb, before_gid, cell):
+    nb = copy.deepcopy(nb)
+    nb.cells.insert(_index(nb, before_gid), cell)
+    return nb
+
+
+def _code(source):
+    return nbformat.v4.new_code_cell(source)
+
+
+HELPER_CELL = '''
+def affine(x, W, b):
+    """x @ W.T + b for a batch of rows."""
+    return x @ W.T + b
+'''
+
+WITH_HELPER = '''
+def rnn_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
+    return np.tanh(affine(x_t, W_ih, b_ih) + affine(h_prev, W_hh, b_hh))
+'''
+
+IMPORTS_CELL = '''
+import math
+import numpy
+import torch                       # only to explore, below; the graded functions use NumPy
+from numpy import tanh as np_tanh
+'''
+
+WITH_ALIASES = '''
+def rnn_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
+    z = numpy.matmul(x_t, W_ih.T) + numpy.matmul(h_prev, W_hh.T) + b_ih + b_hh
+    return np_tanh(z) * math.cos(0.0)
+'''
+
+DEBUG_PRINTS = '''
+def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh):
+    print("x", x.shape, "h0", h0.shape)
+    hs, h = [], h0
+    for t in range(x.shape[1]):
+        h = rnn_step(x[:, t], h, W_ih, W_hh, b_ih, b_hh)
+        print("step", t, "norm", float(np.linalg.norm(h)))
+        hs.append(h)
+    return np.stack(hs, axis=1)
+'''
+
+SCRATCH = '''
+%matplotlib inline
+import matplotlib.pyplot as plt
+x = np.random.default_rng(0).normal(size=(2, 3, 4))
+print(torch.tensor(x).shape)        # exploring with PyTorch is fine outside graded functions
+plt.plot(x[0, :, 0]); plt.show()
+check_rnn_step(rnn_step)             # running a check again in a scratch cell
+'''
+
+TIMEIT_AND_HELPER = '''
+%timeit -n 1 -r 1 sum(range(10))
+def last_state(x, h0, W_ih, W_hh, b_ih, b_hh):
+    return rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh)[:, -1]
+'''
+
+LOGITS_WITH_HELPER = '''
+def many_to_one_logits(x, h0, W_ih, W_hh, b_ih, b_hh, W_hy, b_y):
+    return last_state(x, h0, W_ih, W_hh, b_ih, b_hh) @ W_hy.T + b_y
+'''
+
+
+def _stale_outputs(nb):
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            cell.outputs = [nbformat.v4.new_output(
+                "error", ename="AssertionError", evalue="`rnn_step` is not implemented yet",
+                traceback=["AssertionError: old run"])]
+            cell.execution_count = 3
+    return nb
+
+
+def _markdown_and_scratch(nb):
+    nb = _insert(nb, "test_rnn_forward", nbformat.v4.new_markdown_cell("My notes: h_t depends on h_{t-1}."))
+    return _insert(nb, "rnn_forward", _code(SCRATCH))
+
+
+@dataclass
+class Honest:
+    name: str
+    build: Callable                       # (nb with every answer filled in, answers) -> nb
+    flags: list[str] = field(default_factory=list)    # flags it may carry (never points)
+
+
+HONEST_SUITE = [
+    Honest("helper_in_extra_cell",
+           lambda nb, a: _insert(_set(nb, rnn_step=WITH_HELPER), "rnn_step", _code(HELPER_CELL))),
+    Honest("imports_in_extra_cell",
+           lambda nb, a: _insert(_set(nb, rnn_step=WITH_ALIASES), "rnn_step", _code(IMPORTS_CELL))),
+    Honest("debug_prints", lambda nb, a: _set(nb, rnn_forward=DEBUG_PRINTS)),
+    Honest("markdown_and_scratch_cells",
+           lambda nb, a: _markdown_and_scratch(_insert(nb, "rnn_step", _code(IMPORTS_CELL)))),
+    Honest("magics_and_helper_cell",
+           lambda nb, a: _insert(_set(nb, many_to_one_logits=LOGITS_WITH_HELPER),
+                                 "many_to_one_logits", _code(TIMEIT_AND_HELPER))),
+    Honest("stale_error_outputs", lambda nb, a: _stale_outputs(nb)),
+    Honest("deleted_test_cell", lambda nb, a: _edit_cell(nb, "test_rnn_output", delete=True),
+           flags=["deleted_cell:test_rnn_output"]),
+    Honest("edited_test_cell",
+           lambda nb, a: _edit_cell(nb, "test_rnn_forward", source="check_rnn_forward(rnn_forward)\n"
+                                    "print('my own extra line')\n"),
+           flags=["edited_cell:test_rnn_forward"]),
+    Honest("loops", lambda nb, a: honest_notebook(nb, "loops")),
+    Honest("matmul_concat", lambda nb, a: honest_notebook(nb, "matmul_concat")),
+]

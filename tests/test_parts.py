@@ -1,0 +1,181 @@
+"""Every graded part of every chapter, checked from its one declaration (autograder.parts).
+
+For each part in the registry: the instructor's solution passes every case,
+the student's stub fails every case, every declared mistake is caught by a
+*visible* case with a hint that names it (so a green visible test is never
+followed by lost points for a known mistake), the notebook's test cell and
+the isolated grader run exactly the declared cases, and the declaration is
+consistent with the reference and the solution.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+
+import numpy as np
+import pytest
+
+from autograder import calling
+from autograder.chapters import CHAPTERS
+from autograder.grading.sandbox import build_cases
+from autograder.parts import Case, Part, parts_for
+from conftest import nbgrader_meta, notebook_path, read_notebook, solution_namespace
+
+PARTS = [(c.name, p) for c in CHAPTERS for p in parts_for(c.name)]
+IDS = [f"{a}:{p.grade_id}" for a, p in PARTS]
+
+
+def _judge(part: Part, case: Case, value) -> str | None:
+    args, expected = part.build(case)
+    return part.judge(args, expected, calling.Outcome(value=calling.plain(value)))
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.name)
+def test_every_chapter_declares_its_graded_parts(chapter):
+    parts = parts_for(chapter.name)
+    assert len(parts) >= 4, "every chapter has at least four graded parts"
+    ids = [p.grade_id for p in parts]
+    assert len(set(ids)) == len(ids)
+    assert len({p.test_id for p in parts} | set(ids)) == 2 * len(ids)
+
+
+@pytest.mark.parametrize("assignment,part", PARTS, ids=IDS)
+def test_the_declaration_is_consistent(assignment, part):
+    assert part.points > 0 and part.visible and part.hidden
+    assert not set(part.visible) & set(part.hidden), "a hidden case repeats a visible one"
+    solution = solution_namespace(assignment)[part.name]
+    assert tuple(inspect.signature(solution).parameters) == part.signature
+    for case in part.cases():
+        args, expected = part.build(case)
+        again, _ = part.build(case)
+        for name in part.signature:
+            assert type(args[name]) is type(again[name])
+            assert np.array_equal(args[name], again[name]), "inputs must be deterministic"
+        values = (expected,) if len(part.outputs) == 1 else expected
+        assert len(values) == len(part.outputs)
+        for out, value in zip(part.outputs, values):
+            if out.kind == "array":
+                assert np.asarray(value).ndim == len(out.axes), (out.name, np.shape(value))
+                if out.time_axis is not None:
+                    assert out.axes[out.time_axis] == "time step"
+    sizes = {tuple(np.shape(v) for v in part.build(c)[0].values()) for c in part.hidden}
+    assert len(sizes) > 1 or all(not isinstance(v, np.ndarray)
+                                 for v in part.build(part.hidden[0])[0].values()), \
+        "hidden cases should vary the sizes"
+
+
+@pytest.mark.parametrize("assignment,part", PARTS, ids=IDS)
+def test_the_solution_passes_every_case(assignment, part, capfd):
+    solution = solution_namespace(assignment)[part.name]
+    part.check(solution)
+    part.check(solution, hidden=True)
+    out, err = capfd.readouterr()
+    assert err == "", "a check wrote to stderr, which nbgrader scores as a failure"
+    assert out.count(f"{part.name}: correct") == len(part.cases())
+
+
+@pytest.mark.parametrize("assignment,part", PARTS, ids=IDS)
+def test_the_stub_fails_every_case(assignment, part):
+    def stub(*args, **kwargs):
+        raise NotImplementedError()
+    for case in part.cases():
+        with pytest.raises(AssertionError, match="not implemented yet"):
+            part.check_case(stub, case)
+
+
+@pytest.mark.parametrize("assignment,part", PARTS, ids=IDS)
+def test_every_declared_mistake_is_caught_by_a_visible_case(assignment, part):
+    """Fairness: a mistake the course knows must not pass the visible test and then lose points."""
+    if part.mistakes is None:
+        pytest.skip(f"{part.grade_id} declares no mistakes")
+    caught, named = {}, {}
+    for case in part.visible:
+        args, _ = part.build(case)
+        for desc, make in part.mistakes(args).items():
+            message = _judge(part, case, make())
+            if message:
+                caught[desc] = True
+                named[desc] = named.get(desc) or (desc in message) or ("round-off" in message)
+            else:
+                caught.setdefault(desc, False)
+    missed = [d for d, ok in caught.items() if not ok]
+    assert not missed, f"visible cases of {part.grade_id} let these mistakes pass: {missed}"
+    unnamed = [d for d, ok in named.items() if not ok]
+    assert not unnamed, f"these mistakes are caught but not named: {unnamed}"
+
+
+@pytest.mark.parametrize("assignment", [c.name for c in CHAPTERS])
+def test_the_notebook_and_the_grader_run_exactly_the_declared_cases(assignment, monkeypatch):
+    parts = {p.grade_id: p for p in parts_for(assignment)}
+    nb = read_notebook(notebook_path("solutions", assignment))
+    namespace = solution_namespace(assignment)
+    ran: dict[str, list[Case]] = {}
+    monkeypatch.setattr(Part, "check_case",
+                        lambda self, fn, case: ran.setdefault(self.grade_id, []).append(case))
+    tests = [c for c in nb.cells if nbgrader_meta(c).get("grade")]
+    assert [nbgrader_meta(c)["grade_id"] for c in tests] == [p.test_id for p in parts.values()]
+    for cell in tests:
+        exec(compile(cell.source, "<test cell>", "exec"), dict(namespace))
+        assert nbgrader_meta(cell)["points"] == parts[nbgrader_meta(cell)["grade_id"][5:]].points
+    grader = build_cases(list(parts.values()))
+    for gid, part in parts.items():
+        assert ran[gid] == list(part.cases()), f"{gid}: the notebook runs other cases"
+        assert len(grader[gid]) == len(part.cases())
+        for (args, _), case in zip(grader[gid], part.cases()):
+            mine, _ = part.build(case)
+            assert all(np.array_equal(args[k], mine[k]) for k in part.signature)
+
+
+def test_plain_values_cross_the_wire_with_their_types(tmp_path):
+    """The isolated grader's I/O: several outputs, scalars of their own type, int/bool arrays."""
+    values = (np.arange(6, dtype=np.int64).reshape(2, 3), np.array([True, False]), 3, 2.5,
+              True, None, np.float64(1.0), [1, 2], np.zeros(2, dtype=np.float32))
+    desc = calling.encode(calling.plain(values), str(tmp_path), "v")
+    back = calling.decode(json.loads(json.dumps(desc)), str(tmp_path))
+    assert type(back) is tuple and len(back) == len(values)
+    assert back[0].dtype == np.int64 and np.array_equal(back[0], values[0])
+    assert back[1].dtype == np.bool_ and back[2] == 3 and type(back[2]) is int
+    assert back[3] == 2.5 and type(back[3]) is float and back[4] is True and back[5] is None
+    assert isinstance(back[6], calling.Foreign) and back[6].type_name == "numpy.float64"
+    assert isinstance(back[7], calling.Foreign) and "list" in back[7].note
+    assert back[8].dtype == np.float32
+
+
+# --- the same parts on CUDA (skipped without a GPU) ------------------------------------
+
+def _outputs(part, value):
+    return (value,) if len(part.outputs) == 1 else tuple(value)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("assignment,part", PARTS, ids=IDS)
+def test_on_cuda_references_agree_with_the_cpu_and_the_checks_still_judge(assignment, part,
+                                                                           monkeypatch, capfd):
+    import torch
+
+    from autograder.device import reference_device
+    for case in part.cases():
+        monkeypatch.setenv("RNN_COURSE_DEVICE", "cpu")
+        _, cpu = part.build(case)
+        monkeypatch.setenv("RNN_COURSE_DEVICE", "cuda")
+        assert reference_device().type == "cuda"
+        assert torch.backends.cuda.matmul.allow_tf32 is False
+        assert torch.backends.cudnn.allow_tf32 is False
+        _, gpu = part.build(case)
+        for out, a, b in zip(part.outputs, _outputs(part, cpu), _outputs(part, gpu)):
+            if out.kind in ("array", "float"):
+                np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12, err_msg=out.name)
+            else:
+                assert np.array_equal(a, b), out.name
+    solution = solution_namespace(assignment)[part.name]
+    part.check(solution)
+    part.check(solution, hidden=True)
+    assert capfd.readouterr().err == ""
+    if part.mistakes is not None:
+        args, _ = part.build(part.visible[0])
+        for desc, make in part.mistakes(args).items():
+            value = make()
+            if any(_judge(part, c, value) for c in part.visible[:1]):
+                break
+        else:
+            pytest.fail("no declared mistake is rejected on CUDA")
