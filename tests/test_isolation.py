@@ -313,6 +313,23 @@ def test_hidden_folder_and_file(iso, outside):
     assert not (secrets / "planted.py").exists()
 
 
+def test_nested_hidden_paths_and_paths_under_tmp(iso, outside, tmp_path):
+    """The grader hides the instructor folder and the submissions inside it, and folders under
+    /tmp (already private): neither may break the sandbox (it once failed to start)."""
+    secrets = outside / "instructor" / "submitted" / "bob"
+    secrets.mkdir(parents=True)
+    (secrets / "answer.txt").write_text(SECRET)
+    work = tmp_path / "work"
+    work.mkdir()
+    code = """if True:
+        import json, os, sys
+        print(json.dumps({"seen": os.path.isdir(sys.argv[1]), "tmp": os.listdir("/tmp")}))
+    """
+    hide = [outside / "instructor", outside / "instructor" / "submitted", secrets, tmp_path]
+    out = report(run(iso.wrap(python(code) + [str(secrets)], workdir=work, hide=hide)))
+    assert out["seen"] is False and SECRET not in json.dumps(out)
+
+
 def test_own_session_pid_namespace_no_capabilities(iso, work, outside):
     hidden = outside / "hidden"
     hidden.mkdir()

@@ -140,6 +140,12 @@ class Isolation:
         hidden = _existing(hide)
         if "/" in hidden:
             raise ValueError("cannot hide the whole file system ('/')")
+        # Inside the private /tmp, or inside another hidden folder, a path is out of sight
+        # already (and its mount point would not exist in the empty tmpfs).
+        covers = ["/tmp", *[h for h in hidden if os.path.isdir(h)]]
+        hidden = [h for h in hidden
+                  if not any(h != c and h.startswith(os.path.join(c, "")) for c in covers)
+                  and h != "/tmp"]
         revealed = _existing(reveal)
 
         cmd = [self.binary, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
