@@ -41,7 +41,10 @@ if __name__ == "__main__":
         code = zygote.stand_in(sock, pid)
         if code < 0:
             import signal
-            signal.signal(-code, signal.SIG_DFL)
+            try:   # SIGKILL and SIGSTOP cannot be caught, so they have no handler to reset
+                signal.signal(-code, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
             os.kill(os.getpid(), -code)
         sys.exit(code if 0 <= code < 256 else 1)
     os.environ.pop("RNN_GRADE_ZYGOTE", None)
