@@ -84,8 +84,11 @@ def plain(obj, depth: int = 0):
         return obj
     if kind in (np.float64, np.float32, np.int64, np.int32, np.bool_, np.float16):
         return Foreign("numpy", kind.__name__)
-    if kind is tuple and depth == 0 and len(obj) <= 16:
-        return tuple(plain(item, 1) for item in obj)
+    if kind is tuple and depth <= 1 and len(obj) <= 64:
+        return tuple(plain(item, depth + 1) for item in obj)
+    if kind is list and depth == 1 and len(obj) <= 64:
+        # Inside a returned tuple, a list of arrays (say, clipped gradients) counts as a tuple.
+        return tuple(plain(item, depth + 1) for item in obj)
     module, qualname = _type_of(obj)
     note = ""
     if module.split(".")[0] == "torch":
@@ -120,11 +123,23 @@ def _package_dirs() -> tuple[str, ...]:
     return tuple(sorted(dirs))
 
 
+#: Libraries that can compute an exercise's answer. A part allows some of them
+#: (``allowed``); calling any other one from graded code breaks the part's rule.
+#: Everything else (the standard library, the notebook's own machinery such as
+#: ipykernel behind ``print``, a progress bar) is not the guard's business.
+NUMERIC_LIBRARIES = frozenset({
+    "numpy", "torch", "torchvision", "torchaudio", "functorch", "triton", "scipy", "sklearn",
+    "jax", "jaxlib", "flax", "optax", "tensorflow", "keras", "numba", "cupy", "autograd",
+    "mxnet", "paddle", "theano", "tinygrad", "sympy", "numexpr", "opt_einsum", "einops",
+    "pandas", "statsmodels",
+})
+
+
 class Guard:
     """Watch one call of a student's function; remember the first rule it breaks.
 
-    ``allowed``: top-level packages (besides the standard library and the
-    student's own code) the function may call, e.g. ``("numpy",)``.
+    ``allowed``: the numerical libraries (:data:`NUMERIC_LIBRARIES`) the
+    function may call, e.g. ``("numpy",)``; the others are refused.
     ``forbidden``: dotted names of things the exercise asks you to build
     (``"torch.nn.RNNCell"``, ``"torch.nn.utils.clip_grad_norm_"``): calling
     them breaks the rule even where their library is allowed.
@@ -133,6 +148,7 @@ class Guard:
 
     def __init__(self, allowed=("numpy",), forbidden=(), course_dirs=()):
         self.allowed = frozenset(allowed) | {"numpy"}
+        self.refused = NUMERIC_LIBRARIES - self.allowed
         self.forbidden = tuple(forbidden)
         self.course_dirs = tuple(os.path.join(os.path.realpath(d), "") for d in course_dirs)
         self.packages = _package_dirs()
@@ -204,8 +220,10 @@ class Guard:
         """A call into ``package`` made from the student's code (not from inside a library)."""
         if not package:
             return False
+        if package != "<course>" and package not in self.refused:
+            return False
         caller = self._package_of_file(caller_file) if caller_file else ""
-        return caller == "" and (package == "<course>" or package not in self.allowed)
+        return caller == "" or caller not in NUMERIC_LIBRARIES | {"<course>"}
 
     def _note(self, what: str) -> None:
         if self.violation is None:
@@ -281,6 +299,24 @@ def _describe_exception(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:600]}" if text else type(exc).__name__
 
 
+def _copy(value):
+    if type(value) is np.ndarray:
+        return value.copy()
+    if type(value) is tuple:
+        return tuple(_copy(v) for v in value)
+    return value
+
+
+def _same(mine, original) -> bool:
+    """Did the student's copy stay equal to the original (no writing into inputs)?"""
+    if type(original) is np.ndarray:
+        return type(mine) is np.ndarray and mine.shape == original.shape and \
+            np.array_equal(mine, original, equal_nan=True)
+    if type(original) is tuple:
+        return all(_same(a, b) for a, b in zip(mine, original))
+    return True
+
+
 def call(fn, args: dict, *, allowed=("numpy",), forbidden=(), course_dirs=(),
          guard: bool = True) -> Outcome:
     """Call ``fn(**args)`` on copies of ``args``; never raises for what the student did.
@@ -291,7 +327,7 @@ def call(fn, args: dict, *, allowed=("numpy",), forbidden=(), course_dirs=(),
     """
     if not callable(fn):
         return Outcome(error=f"it is a {type(fn).__name__}, not a function")
-    copies = {k: (v.copy() if type(v) is np.ndarray else v) for k, v in args.items()}
+    copies = {k: _copy(v) for k, v in args.items()}
     watcher = Guard(allowed, forbidden, course_dirs) if guard else None
     start = time.perf_counter()
     try:
@@ -311,7 +347,7 @@ def call(fn, args: dict, *, allowed=("numpy",), forbidden=(), course_dirs=(),
     seconds = time.perf_counter() - start
     mutated = None
     for key, value in args.items():
-        if type(value) is np.ndarray and not np.array_equal(copies[key], value, equal_nan=True):
+        if not _same(copies[key], value):
             mutated = key
             break
     return Outcome(value=plain(result), violation=watcher.violation if watcher else None,
@@ -361,7 +397,7 @@ def decode(desc, folder: str, max_bytes: int = 64 * 2**20):
         return np.load(path, allow_pickle=False)
     if kind == "tuple":
         items = desc.get("items")
-        if not isinstance(items, list) or len(items) > 16:
+        if not isinstance(items, list) or len(items) > 64:
             raise ValueError("malformed tuple")
         return tuple(decode(item, folder, max_bytes) for item in items)
     if kind == "bool":

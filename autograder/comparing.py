@@ -44,7 +44,7 @@ def _type_text(got) -> str:
 
 
 def require_array(got, name: str, shape: Sequence[int], dtype=np.float64,
-                  hint: str = "") -> np.ndarray:
+                  hint: str = "", finite: bool = True) -> np.ndarray:
     """Demand exactly a ``numpy.ndarray`` of the given shape and dtype.
 
     Exactly means ``type(got) is numpy.ndarray``: a subclass or an object that
@@ -80,7 +80,7 @@ def require_array(got, name: str, shape: Sequence[int], dtype=np.float64,
             f"{name} should have dtype {dtype}, but it has dtype {got.dtype}. "
             f"Create it as {dtype} (for example `np.zeros(shape, dtype=np.{dtype})`) and keep "
             f"that precision throughout (no float32 arrays or tensors).")
-    if dtype.kind == "f" and not np.all(np.isfinite(got)):
+    if finite and dtype.kind == "f" and not np.all(np.isfinite(got)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
         raise AssertionError(f"{name} contains {got[bad]} at index {bad}: every value must be finite.")
     return got

@@ -54,10 +54,11 @@ class Output:
     """One named output of a graded function."""
     name: str                       # "h_t"
     what: str = ""                  # "hidden state h_t" (defaults to name)
-    kind: str = "array"             # "array" | "int" | "float" | "bool"
-    axes: tuple[str, ...] = ()      # one name per array axis
+    kind: str = "array"             # "array" | "arrays" (a tuple of arrays) | "int" | "float" | "bool"
+    axes: tuple[str, ...] = ()      # one name per array axis ("arrays": per item, same rank)
     dtype: str = "float64"          # arrays only
     time_axis: int | None = None    # arrays with a time axis: earliest wrong step reported
+    nonfinite: bool = False         # inf / nan are right answers here (compared as values)
 
     @property
     def label(self) -> str:
@@ -238,9 +239,38 @@ class Part:
     def _compare(self, out: Output, got, expected, label: str, *, alternatives,
                  all_mistakes=None) -> None:
         title = label[0].upper() + label[1:]
+        if out.kind == "arrays":
+            expected = tuple(expected)
+            if type(got) is not tuple:
+                raise AssertionError(f"{title} should be a tuple of {len(expected)} arrays, but "
+                                     f"{calling.describe_value(got)} arrived.")
+            if len(got) != len(expected):
+                raise AssertionError(f"{title} should hold {len(expected)} arrays, one per "
+                                     f"input, but it holds {len(got)}.")
+            single = Output(out.name, out.what, "array", out.axes, out.dtype, out.time_axis,
+                            out.nonfinite)
+            for i, (g, e) in enumerate(zip(got, expected)):
+                alts = None
+                if alternatives is not None:
+                    alts = {d: (a[i] if isinstance(a, (tuple, list)) and len(a) > i else None)
+                            for d, a in alternatives.items()}
+                self._compare(single, g, e, f"{label} (item {i})", alternatives=alts,
+                              all_mistakes=all_mistakes)
+            return
         if out.kind == "array":
             expected = np.asarray(expected)
-            require_array(got, title, expected.shape, dtype=out.dtype, hint=self.hint)
+            require_array(got, title, expected.shape, dtype=out.dtype, hint=self.hint,
+                          finite=not out.nonfinite)
+            if out.nonfinite:
+                same = (np.isnan(got) & np.isnan(expected)) | (got == expected)
+                if not same[~np.isfinite(expected) | ~np.isfinite(got)].all():
+                    bad = tuple(int(i) for i in np.argwhere(~same & (~np.isfinite(expected)
+                                                                       | ~np.isfinite(got)))[0])
+                    raise AssertionError(f"{title} at index {bad}: expected {expected[bad]}, "
+                                         f"got {got[bad]} (see what {self.reference_name} does "
+                                         f"with non-finite values).")
+                finite = np.isfinite(expected) & np.isfinite(got)
+                got, expected = np.where(finite, got, 0.0), np.where(finite, expected, 0.0)
             if np.dtype(out.dtype).kind in "biu":
                 if not np.array_equal(got, expected):
                     raise AssertionError(self._exact_array_message(title, got, expected, out,
@@ -260,6 +290,11 @@ class Part:
                                                           all_mistakes, exact=True))
         elif out.kind == "float":
             require_float(got, title)
+            if out.nonfinite and not (np.isfinite(got) and np.isfinite(expected)):
+                if not (got == expected or (np.isnan(got) and np.isnan(expected))):
+                    raise AssertionError(self._scalar_message(label, got, expected, alternatives,
+                                                              all_mistakes, exact=False))
+                return
             if not np.isfinite(got) or abs(got - expected) > 1e-8 + 1e-6 * abs(expected):
                 raise AssertionError(self._scalar_message(label, got, expected, alternatives,
                                                           all_mistakes, exact=False))

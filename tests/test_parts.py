@@ -137,8 +137,10 @@ def test_plain_values_cross_the_wire_with_their_types(tmp_path):
     assert back[1].dtype == np.bool_ and back[2] == 3 and type(back[2]) is int
     assert back[3] == 2.5 and type(back[3]) is float and back[4] is True and back[5] is None
     assert isinstance(back[6], calling.Foreign) and back[6].type_name == "numpy.float64"
-    assert isinstance(back[7], calling.Foreign) and "list" in back[7].note
+    assert back[7] == (1, 2), "inside a returned tuple, a list counts as a tuple"
     assert back[8].dtype == np.float32
+    alone = calling.plain([np.zeros(2)])
+    assert isinstance(alone, calling.Foreign) and "list" in alone.note, "a bare list is refused"
 
 
 # --- the same parts on CUDA (skipped without a GPU) ------------------------------------
