@@ -53,6 +53,7 @@ class Chapter:
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter(1, "fnn-amnesia", "Why feed-forward networks forget order"),
     Chapter(2, "elman", "The Elman network"),
+    Chapter(3, "bptt", "Backpropagation through time"),
 )
 
 
