@@ -216,14 +216,26 @@ class Guard:
                 else:
                     self._builtins[id(obj)] = dotted
 
-    def _outside(self, package: str, caller_file: str) -> bool:
-        """A call into ``package`` made from the student's code (not from inside a library)."""
-        if not package:
+    @staticmethod
+    def _is_stdlib(filename: str) -> bool:
+        return filename.startswith("<frozen") or any(
+            filename.startswith(os.path.join(d, "")) and "site-packages" not in filename
+            for d in _STDLIB_DIRS)
+
+    def _outside(self, package: str, caller) -> bool:
+        """A call into ``package`` made by the student's code, not from inside a library.
+
+        ``caller`` is the frame that made the call; frames of the standard library
+        (functools, importlib, ...) are looked through, so a library's own lazy
+        import or callback does not count, while the student's does.
+        """
+        if not package or (package != "<course>" and package not in self.refused):
             return False
-        if package != "<course>" and package not in self.refused:
-            return False
-        caller = self._package_of_file(caller_file) if caller_file else ""
-        return caller == "" or caller not in NUMERIC_LIBRARIES | {"<course>"}
+        while caller is not None and self._is_stdlib(caller.f_code.co_filename):
+            caller = caller.f_back
+        if caller is None:
+            return True
+        return self._package_of_file(caller.f_code.co_filename) == ""
 
     def _note(self, what: str) -> None:
         if self.violation is None:
@@ -240,7 +252,7 @@ class Guard:
             package = self._package_of_file(code.co_filename)
             if package:
                 back = frame.f_back
-                if self._outside(package, back.f_code.co_filename if back else ""):
+                if self._outside(package, back):
                     where = frame.f_globals.get("__name__", package)
                     self._note(self._library_text(package, f"{where}.{code.co_qualname}"))
         elif event == "c_call":
@@ -255,7 +267,7 @@ class Guard:
                 module = type(owner).__module__ if owner is not None else None
                 name = getattr(arg, "__qualname__", name)
             package = self._package_of_module(module)
-            if package and self._outside(package, frame.f_code.co_filename):
+            if package and self._outside(package, frame):
                 self._note(self._library_text(package, f"{module}.{name}"))
 
     @staticmethod

@@ -54,6 +54,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter(1, "fnn-amnesia", "Why feed-forward networks forget order"),
     Chapter(2, "elman", "The Elman network"),
     Chapter(3, "bptt", "Backpropagation through time"),
+    Chapter(4, "gradients", "Vanishing and exploding gradients"),
 )
 
 
