@@ -55,6 +55,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter(2, "elman", "The Elman network"),
     Chapter(3, "bptt", "Backpropagation through time"),
     Chapter(4, "gradients", "Vanishing and exploding gradients"),
+    Chapter(5, "gates", "LSTM and GRU gates"),
 )
 
 

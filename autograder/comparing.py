@@ -192,5 +192,7 @@ def assert_matches(got: np.ndarray, expected: np.ndarray, name: str, *,
                      "(at these sizes they give the same numbers): "
                      + "; or ".join(matched) + ".")
     elif mistakes and not roundoff:
-        lines.append("  Common causes: " + "; ".join(mistakes) + ".")
+        causes = list(mistakes)
+        more = f"; and {len(causes) - 6} more" if len(causes) > 6 else ""
+        lines.append("  Common causes: " + "; ".join(causes[:6]) + more + ".")
     raise AssertionError("\n".join(lines))

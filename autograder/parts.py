@@ -213,7 +213,7 @@ class Part:
     def violation_message(self, violation: str) -> str:
         fn = f"`{self.name}`"
         for dotted in self.forbidden:
-            if dotted in violation:
+            if violation == f"it calls {dotted}":
                 return (f"{fn} must not call {dotted}: that is the very thing this exercise asks "
                         f"you to build ({violation}). This part scores 0 when it does, here and "
                         f"in grading. Write the computation yourself with {self.rule_text()}.")

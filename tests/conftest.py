@@ -1,6 +1,8 @@
 """Shared fixtures and helpers for the course's test suite."""
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import subprocess
@@ -68,15 +70,17 @@ _NAMESPACES: dict[str, dict] = {}
 
 
 def solution_namespace(assignment: str) -> dict:
-    """Execute the setup and answer cells of a solutions notebook; return its globals (cached)."""
+    """Execute every code cell but the graded tests (as the grader does); return its globals (cached)."""
     if assignment in _NAMESPACES:
         return _NAMESPACES[assignment]
     nb = read_notebook(notebook_path("solutions", assignment))
     namespace: dict = {}
-    for cell in nb.cells:
-        meta = nbgrader_meta(cell)
-        if cell.cell_type == "code" and (meta.get("solution") or meta.get("grade_id") == "imports"):
-            exec(compile(cell.source, f"<{assignment}:{meta.get('grade_id')}>", "exec"), namespace)
+    with contextlib.redirect_stdout(io.StringIO()):   # the notebook's own demo cells print
+        for cell in nb.cells:
+            meta = nbgrader_meta(cell)
+            if cell.cell_type == "code" and not meta.get("grade"):   # as the grader runs it
+                exec(compile(cell.source, f"<{assignment}:{meta.get('grade_id')}>", "exec"),
+                     namespace)
     _NAMESPACES[assignment] = namespace
     return namespace
 
