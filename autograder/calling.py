@@ -293,14 +293,49 @@ class Outcome:
     """What one call of a student's function gave: ``value`` (plain) or ``error`` or ``violation``."""
 
     def __init__(self, value=None, error: str | None = None, violation: str | None = None,
-                 mutated: str | None = None, seconds: float = 0.0, stopped: str | None = None):
+                 mutated: str | None = None, seconds: float = 0.0, stopped: str | None = None,
+                 lines: int | None = None):
         self.value, self.error, self.violation = value, error, violation
         self.mutated, self.seconds = mutated, seconds
         self.stopped = stopped     # the grader stopped the call (time, memory, a dead process)
+        self.lines = lines         # lines of the student's own code executed (when counted)
 
     def to_json(self) -> dict:
         return {"error": self.error, "violation": self.violation, "mutated": self.mutated,
-                "seconds": self.seconds, "stopped": self.stopped}
+                "seconds": self.seconds, "stopped": self.stopped, "lines": self.lines}
+
+
+class LineCounter:
+    """Count the lines of the student's own code that one call executes (``sys.settrace``).
+
+    Library and standard-library frames are not traced, so the count measures the
+    structure of the student's code: a loop over T time steps runs O(T) lines,
+    a scan over log2(T) doubling steps O(log T).
+    """
+
+    def __init__(self, guard: Guard):
+        self.guard = guard
+        self.lines = 0
+
+    def _local(self, frame, event, arg):
+        if event == "line":
+            self.lines += 1
+        return self._local
+
+    def _global(self, frame, event, arg):
+        name = frame.f_code.co_filename
+        if self.guard._is_stdlib(name) or self.guard._package_of_file(name):
+            return None
+        return self._local
+
+    def __enter__(self):
+        self._previous = sys.gettrace()
+        sys.settrace(self._global)
+        return self
+
+    def __exit__(self, *exc):
+        sys.settrace(self._previous)
+        return False
 
 
 def _describe_exception(exc: BaseException) -> str:
@@ -330,7 +365,7 @@ def _same(mine, original) -> bool:
 
 
 def call(fn, args: dict, *, allowed=("numpy",), forbidden=(), course_dirs=(),
-         guard: bool = True) -> Outcome:
+         guard: bool = True, count_lines: bool = False) -> Outcome:
     """Call ``fn(**args)`` on copies of ``args``; never raises for what the student did.
 
     ``error`` is ``NOT_IMPLEMENTED`` for the notebook's stub, else the
@@ -341,13 +376,14 @@ def call(fn, args: dict, *, allowed=("numpy",), forbidden=(), course_dirs=(),
         return Outcome(error=f"it is a {type(fn).__name__}, not a function")
     copies = {k: _copy(v) for k, v in args.items()}
     watcher = Guard(allowed, forbidden, course_dirs) if guard else None
+    counter = LineCounter(watcher or Guard(allowed, forbidden, course_dirs)) if count_lines else None
     start = time.perf_counter()
     try:
-        if watcher is not None:
-            with watcher:
-                result = fn(**copies)
+        if counter is not None:
+            with counter:
+                result = _watched(fn, copies, watcher)
         else:
-            result = fn(**copies)
+            result = _watched(fn, copies, watcher)
     except NotImplementedError:
         return Outcome(error=NOT_IMPLEMENTED, seconds=time.perf_counter() - start,
                        violation=watcher.violation if watcher else None)
@@ -363,7 +399,15 @@ def call(fn, args: dict, *, allowed=("numpy",), forbidden=(), course_dirs=(),
             mutated = key
             break
     return Outcome(value=plain(result), violation=watcher.violation if watcher else None,
-                   mutated=mutated, seconds=seconds)
+                   mutated=mutated, seconds=seconds,
+                   lines=counter.lines if counter is not None else None)
+
+
+def _watched(fn, args, watcher):
+    if watcher is None:
+        return fn(**args)
+    with watcher:
+        return fn(**args)
 
 
 # ----------------------------------------------------------------------------- the wire

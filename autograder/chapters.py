@@ -56,6 +56,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter(3, "bptt", "Backpropagation through time"),
     Chapter(4, "gradients", "Vanishing and exploding gradients"),
     Chapter(5, "gates", "LSTM and GRU gates"),
+    Chapter(6, "attention", "The path to Transformers"),
 )
 
 

@@ -106,6 +106,8 @@ class Part:
     sizes: Callable[[dict], dict] | None = None  # args -> {"B": 3, ...} for the "correct" line
     function: str = ""                           # defaults to grade_id
     call_seconds: float = 20.0                   # per call, in the isolated grader
+    line_budget: Callable[[dict], int] | None = None   # most lines of own code a call may run
+    budget_hint: str = ""                        # what the budget asks for, in words
     notes: dict = field(default_factory=dict)    # free-form (for chapter tooling)
 
     # ------------------------------------------------------------------ naming
@@ -208,6 +210,14 @@ class Part:
                 except AssertionError as err:
                     return str(err)
                 raise RuntimeError("a comparison failed once and passed the second time")
+        if self.line_budget is not None:
+            budget = int(self.line_budget(args))
+            if outcome.lines is None:
+                return f"{fn} could not be graded: its lines were not counted."
+            if outcome.lines > budget:
+                return (f"{fn} returns the right values, but it executed {outcome.lines} lines "
+                        f"of your own Python for these sizes ({describe_args(args)}), more "
+                        f"than the {budget} this part allows. {self.budget_hint}")
         return None
 
     def violation_message(self, violation: str) -> str:
@@ -347,7 +357,8 @@ class Part:
             warnings.simplefilter("ignore")
             args, expected = self.build(case)
             outcome = calling.call(fn, args, allowed=self.allowed, forbidden=self.forbidden,
-                                   course_dirs=(COURSE_DIR,))
+                                   course_dirs=(COURSE_DIR,),
+                                   count_lines=self.line_budget is not None)
             message = self.judge(args, expected, outcome)
         if message:
             rerun = case.call_text(self.check_name, self.name)

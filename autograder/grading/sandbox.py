@@ -154,7 +154,8 @@ def run_isolated(cells: list[dict], parts: list[Part], cases: dict[str, list],
                               for name, value in args.items()])
             job_parts.append({"grade_id": part.grade_id, "function": part.name, "cases": specs,
                               "allowed": list(part.allowed), "forbidden": list(part.forbidden),
-                              "call_seconds": part.call_seconds})
+                              "call_seconds": part.call_seconds,
+                              "count_lines": part.line_budget is not None})
         privates = private_dirs(hide)
         # The OS sandbox hides the whole course folder and shows its venv again; the
         # in-process guard (which also sees the venv's files being read) names folders.
@@ -294,8 +295,10 @@ def _outcome(entry: dict, out: Path) -> calling.Outcome:
             value = calling.decode(entry["value"], str(out), MAX_RESULT_BYTES)
         except Exception as exc:
             return calling.Outcome(error=f"the result could not be read back ({type(exc).__name__})")
+    lines = raw.get("lines")
     return calling.Outcome(value=value, error=text("error"), violation=text("violation"),
-                           mutated=text("mutated"), stopped=text("stopped"))
+                           mutated=text("mutated"), stopped=text("stopped"),
+                           lines=lines if type(lines) is int else None)
 
 
 def _collect(run: IsolatedRun, work: Path, parts: list[Part], cases: dict[str, list],

@@ -144,7 +144,7 @@ def _audit(event, args):
         if top in _BLOCKED_IMPORTS:
             raise SandboxViolation(f"import of {args[0]!r} is not allowed in graded code")
         return
-    if event == "sys.setprofile" and _PROFILING[0] and \
+    if event in ("sys.setprofile", "sys.settrace") and _PROFILING[0] and \
             sys._getframe(1).f_code.co_filename == _CALLING_FILE:
         return   # the calling runtime's own Guard, around a call of a graded function
     if event.startswith("ctypes.") or event in _BLOCKED_EVENTS:
@@ -240,7 +240,8 @@ def _call_part(part, namespace):
                     outcome = _run_limited(
                         float(part["call_seconds"]),
                         lambda: _call(fn, args, allowed=tuple(part["allowed"]),
-                                      forbidden=tuple(part["forbidden"])))
+                                      forbidden=tuple(part["forbidden"]),
+                                      count_lines=bool(part.get("count_lines"))))
                 finally:
                     _PROFILING[0] = False
             entry["outcome"] = outcome.to_json()
