@@ -15,8 +15,12 @@ import pytest
 
 from autograder.grading import gradebook as course_gradebook
 from autograder.grading.job import Options, grade_submission
+from autograder.chapters import CHAPTERS
 from autograder.checks import ch02_elman
-from classroom import make_course, solved_sources, student_notebook
+from autograder.grading.sandbox import (Limits, build_cases, notebook_cells, run_isolated,
+                                        score_parts)
+from autograder.parts import parts_for
+from classroom import MARKERS, ROOT, make_course, solved_sources, student_notebook
 from hostile.submissions import HONEST_SUITE, HOSTILE, TORCH_REFERENCE, _set
 
 ASSIGNMENT = "02-elman"
@@ -126,3 +130,24 @@ def test_the_command_says_where_it_looked_for_submissions(course, tmp_path, caps
     assert main([ASSIGNMENT, "--root", str(root), "--submitted", str(empty), "--quiet",
                  "--out", str(tmp_path / "g.csv"), "--no-report"]) == 1
     assert f"no student folders in {empty}" in capsys.readouterr().err
+
+
+# --- every chapter, through the sandbox -------------------------------------------------
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.name)
+def test_every_chapter_grades_its_solution_fully_and_its_stubs_at_zero(chapter):
+    """The isolated grader runs each chapter's notebook as written, in the OS sandbox."""
+    parts = list(parts_for(chapter.name))
+    cases = build_cases(parts)
+    for folder, full in (("solutions", True), ("exercises", False)):
+        nb = json.loads((ROOT / folder / chapter.name / chapter.notebook_file).read_text())
+        for cell in nb["cells"]:
+            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            cell["source"] = MARKERS.sub("", source)
+        run = run_isolated(notebook_cells(nb, parts), parts, cases, Limits(wall_seconds=60))
+        verdict = score_parts(parts, cases, run)
+        for part in parts:
+            ok, message, broke = verdict[part.grade_id]
+            assert ok is full and not broke, (folder, part.grade_id, message[:500])
+            if not full:
+                assert "not implemented yet" in message, message[:300]
