@@ -4,8 +4,9 @@
     python benchmarks/run_benchmarks.py --skip-book
 
 Figures: cold `make book`; warm rebuild after touching one chapter; execution
-time of each solutions notebook; time of each visible test cell (run in the
-released notebook with the answers filled in, as a student runs it).
+time of each chapter on its own; execution time of each solutions notebook;
+time of each visible test cell (run in the released notebook with the answers
+filled in, as a student runs it).
 """
 from __future__ import annotations
 
@@ -77,6 +78,20 @@ def notebook_figures() -> None:
                     print(f"  visible test {assignment}/{meta['grade_id']:<28} {cell_seconds(cell):6.3f} s")
 
 
+def chapter_figures() -> None:
+    """Each chapter executed on its own, as the book build does (kernel start included)."""
+    import jupytext
+
+    from autograder.chapters import CHAPTERS
+    for chapter in CHAPTERS:
+        path = ROOT / chapter.book
+        if not path.exists():
+            print(f"{chapter.book:<28} missing")
+            continue
+        seconds = execute(jupytext.read(str(path)), path.parent)
+        print(f"{chapter.book:<28} executes in {seconds:6.1f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--skip-book", action="store_true", help="skip the (destructive) book timings")
@@ -84,6 +99,7 @@ def main() -> None:
     print(f"# benchmarks on {time.strftime('%Y-%m-%d %H:%M')}")
     if not args.skip_book:
         book_figures()
+    chapter_figures()
     notebook_figures()
 
 
