@@ -7,4 +7,5 @@
 * :mod:`autograder.comparing`   - exact-type and tolerance comparison with teaching messages.
 * :mod:`autograder.course`      - the nbgrader course layout and the instructors' commands.
 """
+
 __all__ = ["device", "tasks", "references", "checks", "comparing", "course"]

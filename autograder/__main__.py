@@ -8,6 +8,7 @@ report; ``python -m autograder grade --help`` lists its options. ``make
 release``, ``make autograde``, ``make feedback``, ``make export`` and
 ``make grade`` call these.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,17 +61,28 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["grade"]:
         from .grading.cli import main as grade_main
+
         return grade_main(argv[1:])
-    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--root", type=Path, default=ROOT, help="course root (default: this repository)")
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--root", type=Path, default=ROOT, help="course root (default: this repository)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, helptext in (("release", "regenerate exercises/ from solutions/"),
-                           ("autograde", "autograde instructor/submitted/"),
-                           ("feedback", "write feedback into instructor/feedback/")):
+    for name, helptext in (
+        ("release", "regenerate exercises/ from solutions/"),
+        ("autograde", "autograde instructor/submitted/"),
+        ("feedback", "write feedback into instructor/feedback/"),
+    ):
         p = sub.add_parser(name, help=helptext)
-        p.add_argument("assignments", nargs="*" if name == "release" else "+",
-                       help="assignment names, e.g. 02-elman")
+        p.add_argument(
+            "assignments",
+            nargs="*" if name == "release" else "+",
+            help="assignment names, e.g. 02-elman",
+        )
     sub.add_parser("export", help="write instructor/grades.csv from the gradebook")
     sub.add_parser("grade", help="class-scale, isolated grading (see `grade --help`)")
     args = parser.parse_args(argv)
@@ -78,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "export":
         return export(root)
     return {"release": release, "autograde": autograde, "feedback": feedback}[args.command](
-        root, args.assignments)
+        root, args.assignments
+    )
 
 
 if __name__ == "__main__":

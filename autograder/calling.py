@@ -22,6 +22,7 @@ same code in both places, and the two give the same messages.
 * :func:`encode` / :func:`decode` carry plain data across the sandbox's wall
   as ``.npy`` files (``allow_pickle=False``) and a JSON descriptor.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,17 @@ import time
 
 import numpy as np
 
-__all__ = ["Foreign", "Outcome", "Guard", "call", "plain", "encode", "decode",
-           "describe_value", "NOT_IMPLEMENTED"]
+__all__ = [
+    "Foreign",
+    "Outcome",
+    "Guard",
+    "call",
+    "plain",
+    "encode",
+    "decode",
+    "describe_value",
+    "NOT_IMPLEMENTED",
+]
 
 NOT_IMPLEMENTED = "not implemented"
 
@@ -54,8 +64,11 @@ class Foreign:
         return f"Foreign({self.type_name!r}{', ' + repr(self.note) if self.note else ''})"
 
     def __eq__(self, other):
-        return (isinstance(other, Foreign) and
-                (self.module, self.qualname, self.note) == (other.module, other.qualname, other.note))
+        return isinstance(other, Foreign) and (self.module, self.qualname, self.note) == (
+            other.module,
+            other.qualname,
+            other.note,
+        )
 
     __hash__ = None
 
@@ -115,6 +128,7 @@ def describe_value(value) -> str:
 
 # ----------------------------------------------------------------------------- the guard
 
+
 def _package_dirs() -> tuple[str, ...]:
     dirs = set()
     for entry in sys.path:
@@ -127,12 +141,37 @@ def _package_dirs() -> tuple[str, ...]:
 #: (``allowed``); calling any other one from graded code breaks the part's rule.
 #: Everything else (the standard library, the notebook's own machinery such as
 #: ipykernel behind ``print``, a progress bar) is not the guard's business.
-NUMERIC_LIBRARIES = frozenset({
-    "numpy", "torch", "torchvision", "torchaudio", "functorch", "triton", "scipy", "sklearn",
-    "jax", "jaxlib", "flax", "optax", "tensorflow", "keras", "numba", "cupy", "autograd",
-    "mxnet", "paddle", "theano", "tinygrad", "sympy", "numexpr", "opt_einsum", "einops",
-    "pandas", "statsmodels",
-})
+NUMERIC_LIBRARIES = frozenset(
+    {
+        "numpy",
+        "torch",
+        "torchvision",
+        "torchaudio",
+        "functorch",
+        "triton",
+        "scipy",
+        "sklearn",
+        "jax",
+        "jaxlib",
+        "flax",
+        "optax",
+        "tensorflow",
+        "keras",
+        "numba",
+        "cupy",
+        "autograd",
+        "mxnet",
+        "paddle",
+        "theano",
+        "tinygrad",
+        "sympy",
+        "numexpr",
+        "opt_einsum",
+        "einops",
+        "pandas",
+        "statsmodels",
+    }
+)
 
 
 class Guard:
@@ -171,7 +210,7 @@ class Guard:
         else:
             for folder in self.packages:
                 if real.startswith(folder):
-                    result = real[len(folder):].split(os.sep, 1)[0].split(".", 1)[0]
+                    result = real[len(folder) :].split(os.sep, 1)[0].split(".", 1)[0]
                     break
         self._top_cache[filename] = result
         return result
@@ -193,11 +232,12 @@ class Guard:
 
     def _resolve_forbidden(self) -> None:
         import inspect
+
         for dotted in self.forbidden:
             top, *rest = dotted.split(".")
             obj = sys.modules.get(top)
             if obj is None:
-                continue   # never imported: it cannot be called either
+                continue  # never imported: it cannot be called either
             try:
                 for name in rest:
                     obj = getattr(obj, name)
@@ -220,7 +260,8 @@ class Guard:
     def _is_stdlib(filename: str) -> bool:
         return filename.startswith("<frozen") or any(
             filename.startswith(os.path.join(d, "")) and "site-packages" not in filename
-            for d in _STDLIB_DIRS)
+            for d in _STDLIB_DIRS
+        )
 
     def _outside(self, package: str, caller) -> bool:
         """A call into ``package`` made by the student's code, not from inside a library.
@@ -289,20 +330,34 @@ class Guard:
 
 # ----------------------------------------------------------------------------- one call
 
+
 class Outcome:
     """What one call of a student's function gave: ``value`` (plain) or ``error`` or ``violation``."""
 
-    def __init__(self, value=None, error: str | None = None, violation: str | None = None,
-                 mutated: str | None = None, seconds: float = 0.0, stopped: str | None = None,
-                 lines: int | None = None):
+    def __init__(
+        self,
+        value=None,
+        error: str | None = None,
+        violation: str | None = None,
+        mutated: str | None = None,
+        seconds: float = 0.0,
+        stopped: str | None = None,
+        lines: int | None = None,
+    ):
         self.value, self.error, self.violation = value, error, violation
         self.mutated, self.seconds = mutated, seconds
-        self.stopped = stopped     # the grader stopped the call (time, memory, a dead process)
-        self.lines = lines         # lines of the student's own code executed (when counted)
+        self.stopped = stopped  # the grader stopped the call (time, memory, a dead process)
+        self.lines = lines  # lines of the student's own code executed (when counted)
 
     def to_json(self) -> dict:
-        return {"error": self.error, "violation": self.violation, "mutated": self.mutated,
-                "seconds": self.seconds, "stopped": self.stopped, "lines": self.lines}
+        return {
+            "error": self.error,
+            "violation": self.violation,
+            "mutated": self.mutated,
+            "seconds": self.seconds,
+            "stopped": self.stopped,
+            "lines": self.lines,
+        }
 
 
 class LineCounter:
@@ -357,15 +412,26 @@ def _copy(value):
 def _same(mine, original) -> bool:
     """Did the student's copy stay equal to the original (no writing into inputs)?"""
     if type(original) is np.ndarray:
-        return type(mine) is np.ndarray and mine.shape == original.shape and \
-            np.array_equal(mine, original, equal_nan=True)
+        return (
+            type(mine) is np.ndarray
+            and mine.shape == original.shape
+            and np.array_equal(mine, original, equal_nan=True)
+        )
     if type(original) is tuple:
         return all(_same(a, b) for a, b in zip(mine, original))
     return True
 
 
-def call(fn, args: dict, *, allowed=("numpy",), forbidden=(), course_dirs=(),
-         guard: bool = True, count_lines: bool = False) -> Outcome:
+def call(
+    fn,
+    args: dict,
+    *,
+    allowed=("numpy",),
+    forbidden=(),
+    course_dirs=(),
+    guard: bool = True,
+    count_lines: bool = False,
+) -> Outcome:
     """Call ``fn(**args)`` on copies of ``args``; never raises for what the student did.
 
     ``error`` is ``NOT_IMPLEMENTED`` for the notebook's stub, else the
@@ -376,7 +442,9 @@ def call(fn, args: dict, *, allowed=("numpy",), forbidden=(), course_dirs=(),
         return Outcome(error=f"it is a {type(fn).__name__}, not a function")
     copies = {k: _copy(v) for k, v in args.items()}
     watcher = Guard(allowed, forbidden, course_dirs) if guard else None
-    counter = LineCounter(watcher or Guard(allowed, forbidden, course_dirs)) if count_lines else None
+    counter = (
+        LineCounter(watcher or Guard(allowed, forbidden, course_dirs)) if count_lines else None
+    )
     start = time.perf_counter()
     try:
         if counter is not None:
@@ -385,22 +453,32 @@ def call(fn, args: dict, *, allowed=("numpy",), forbidden=(), course_dirs=(),
         else:
             result = _watched(fn, copies, watcher)
     except NotImplementedError:
-        return Outcome(error=NOT_IMPLEMENTED, seconds=time.perf_counter() - start,
-                       violation=watcher.violation if watcher else None)
+        return Outcome(
+            error=NOT_IMPLEMENTED,
+            seconds=time.perf_counter() - start,
+            violation=watcher.violation if watcher else None,
+        )
     except (KeyboardInterrupt, SystemExit) as exc:
         return Outcome(error=_describe_exception(exc), seconds=time.perf_counter() - start)
     except Exception as exc:
-        return Outcome(error=_describe_exception(exc), seconds=time.perf_counter() - start,
-                       violation=watcher.violation if watcher else None)
+        return Outcome(
+            error=_describe_exception(exc),
+            seconds=time.perf_counter() - start,
+            violation=watcher.violation if watcher else None,
+        )
     seconds = time.perf_counter() - start
     mutated = None
     for key, value in args.items():
         if not _same(copies[key], value):
             mutated = key
             break
-    return Outcome(value=plain(result), violation=watcher.violation if watcher else None,
-                   mutated=mutated, seconds=seconds,
-                   lines=counter.lines if counter is not None else None)
+    return Outcome(
+        value=plain(result),
+        violation=watcher.violation if watcher else None,
+        mutated=mutated,
+        seconds=seconds,
+        lines=counter.lines if counter is not None else None,
+    )
 
 
 def _watched(fn, args, watcher):
@@ -412,6 +490,7 @@ def _watched(fn, args, watcher):
 
 # ----------------------------------------------------------------------------- the wire
 
+
 def encode(value, folder: str, stem: str):
     """A JSON descriptor of plain ``value``; arrays are written to ``folder/stem*.npy``."""
     if type(value) is np.ndarray:
@@ -419,11 +498,17 @@ def encode(value, folder: str, stem: str):
         np.save(os.path.join(folder, name), value, allow_pickle=False)
         return {"kind": "array", "file": name}
     if isinstance(value, Foreign):
-        return {"kind": "foreign", "module": value.module[:200], "qualname": value.qualname[:200],
-                "note": value.note[:200]}
+        return {
+            "kind": "foreign",
+            "module": value.module[:200],
+            "qualname": value.qualname[:200],
+            "note": value.note[:200],
+        }
     if type(value) is tuple:
-        return {"kind": "tuple", "items": [encode(v, folder, f"{stem}.{i}")
-                                           for i, v in enumerate(value)]}
+        return {
+            "kind": "tuple",
+            "items": [encode(v, folder, f"{stem}.{i}") for i, v in enumerate(value)],
+        }
     if type(value) is bool:
         return {"kind": "bool", "value": value}
     if type(value) is int:
@@ -467,8 +552,11 @@ def decode(desc, folder: str, max_bytes: int = 64 * 2**20):
     if kind == "none":
         return None
     if kind == "foreign":
-        return Foreign(str(desc.get("module", ""))[:200], str(desc.get("qualname", ""))[:200],
-                       str(desc.get("note", ""))[:200])
+        return Foreign(
+            str(desc.get("module", ""))[:200],
+            str(desc.get("qualname", ""))[:200],
+            str(desc.get("note", ""))[:200],
+        )
     raise ValueError(f"unknown value kind {kind!r}")
 
 

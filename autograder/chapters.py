@@ -16,6 +16,7 @@ One entry gives, for ``Chapter(2, "elman", "The Elman network")``:
 
 Adding a chapter: see ``CONTRIBUTING.md``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ __all__ = ["Chapter", "CHAPTERS", "chapter", "names", "unknown_assignment"]
 @dataclass(frozen=True)
 class Chapter:
     number: int
-    slug: str       # "elman", "fnn-amnesia"
+    slug: str  # "elman", "fnn-amnesia"
     title: str
 
     @property

@@ -7,23 +7,32 @@ expected against got with enough digits to see the difference, how many
 times the allowed error the worst value is, whether the differences are only
 float32 round-off, and every known mistake whose output equals the answer.
 """
+
 from __future__ import annotations
 
 import numbers
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from .calling import Foreign, describe_value
 from .device import ATOL, RTOL
 
-__all__ = ["require_array", "require_int", "require_float", "assert_matches", "describe_args",
-           "digits_apart", "ROUNDOFF_HINT"]
+__all__ = [
+    "require_array",
+    "require_int",
+    "require_float",
+    "assert_matches",
+    "describe_args",
+    "digits_apart",
+    "ROUNDOFF_HINT",
+]
 
 ROUNDOFF_HINT = (
     "These differences are at float32 round-off scale (about 1e-7 of the values), not a "
     "logic error: somewhere your code computes in float32 (a float32 array, np.float32, or "
-    "a torch tensor's default dtype). Keep float64 throughout, intermediate results included.")
+    "a torch tensor's default dtype). Keep float64 throughout, intermediate results included."
+)
 
 
 def describe_args(args: Mapping[str, object]) -> str:
@@ -43,8 +52,9 @@ def _type_text(got) -> str:
     return f"{type(got).__module__}.{type(got).__qualname__}"
 
 
-def require_array(got, name: str, shape: Sequence[int], dtype=np.float64,
-                  hint: str = "", finite: bool = True) -> np.ndarray:
+def require_array(
+    got, name: str, shape: Sequence[int], dtype=np.float64, hint: str = "", finite: bool = True
+) -> np.ndarray:
     """Demand exactly a ``numpy.ndarray`` of the given shape and dtype.
 
     Exactly means ``type(got) is numpy.ndarray``: a subclass or an object that
@@ -56,7 +66,7 @@ def require_array(got, name: str, shape: Sequence[int], dtype=np.float64,
         extra = ""
         note = got.note if isinstance(got, Foreign) else ""
         if note.startswith("a torch") or (hasattr(got, "detach") and hasattr(got, "numpy")):
-            extra = (" It looks like a torch tensor: compute with NumPy and return a NumPy array.")
+            extra = " It looks like a torch tensor: compute with NumPy and return a NumPy array."
         elif note.startswith(("a list", "a tuple")) or isinstance(got, (list, tuple)):
             extra = " Wrap it with `np.array(...)` or, better, compute with NumPy throughout."
         elif note.startswith("a subclass"):
@@ -65,7 +75,8 @@ def require_array(got, name: str, shape: Sequence[int], dtype=np.float64,
             extra = " Did you forget the `return` statement?"
         raise AssertionError(
             f"{name} should be a numpy.ndarray of shape {shape} and dtype {dtype}, "
-            f"but a {_type_text(got)} arrived.{extra}")
+            f"but a {_type_text(got)} arrived.{extra}"
+        )
     if got.shape != shape:
         why = ""
         if len(got.shape) == len(shape) and sorted(got.shape) == sorted(shape):
@@ -74,15 +85,19 @@ def require_array(got, name: str, shape: Sequence[int], dtype=np.float64,
             why = f" Expected {len(shape)} dimensions, got {got.ndim}."
         more = f"\nHint: {hint}" if hint else ""
         raise AssertionError(
-            f"{name} should have shape {shape}, but it has shape {got.shape}.{why}{more}")
+            f"{name} should have shape {shape}, but it has shape {got.shape}.{why}{more}"
+        )
     if got.dtype != dtype:
         raise AssertionError(
             f"{name} should have dtype {dtype}, but it has dtype {got.dtype}. "
             f"Create it as {dtype} (for example `np.zeros(shape, dtype=np.{dtype})`) and keep "
-            f"that precision throughout (no float32 arrays or tensors).")
+            f"that precision throughout (no float32 arrays or tensors)."
+        )
     if finite and dtype.kind == "f" and not np.all(np.isfinite(got)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
-        raise AssertionError(f"{name} contains {got[bad]} at index {bad}: every value must be finite.")
+        raise AssertionError(
+            f"{name} contains {got[bad]} at index {bad}: every value must be finite."
+        )
     return got
 
 
@@ -97,7 +112,8 @@ def require_int(got, name: str) -> int:
         elif isinstance(got, float) and float(got).is_integer():
             hint = " Use integer arithmetic (`//`, not `/`) or convert with `int(...)`."
         raise AssertionError(
-            f"{name} should be a Python int, but {describe_value(got)} arrived.{hint}")
+            f"{name} should be a Python int, but {describe_value(got)} arrived.{hint}"
+        )
     return got
 
 
@@ -110,7 +126,8 @@ def require_float(got, name: str) -> float:
         elif type(got) is int:
             hint = " Return it as a float (`float(...)`)."
         raise AssertionError(
-            f"{name} should be a Python float, but {describe_value(got)} arrived.{hint}")
+            f"{name} should be a Python float, but {describe_value(got)} arrived.{hint}"
+        )
     return got
 
 
@@ -145,10 +162,16 @@ def is_roundoff(got: np.ndarray, expected: np.ndarray) -> bool:
     return float(np.max(np.abs(got - expected))) <= 2e-5 * scale
 
 
-def assert_matches(got: np.ndarray, expected: np.ndarray, name: str, *,
-                   axes: Sequence[str], reference: str,
-                   mistakes: Mapping[str, object] | None = None,
-                   time_axis: int | None = None) -> None:
+def assert_matches(
+    got: np.ndarray,
+    expected: np.ndarray,
+    name: str,
+    *,
+    axes: Sequence[str],
+    reference: str,
+    mistakes: Mapping[str, object] | None = None,
+    time_axis: int | None = None,
+) -> None:
     """Compare ``got`` with ``expected`` elementwise under the course tolerance.
 
     ``axes`` names every axis (``"batch row"``, ``"time step"``, ...).
@@ -170,7 +193,9 @@ def assert_matches(got: np.ndarray, expected: np.ndarray, name: str, *,
     if time_axis is not None and got.ndim > time_axis:
         step = bad[time_axis]
         if step > 0:
-            lines.append(f"  Time steps 0..{step - 1} are right; the first wrong time step is {step}.")
+            lines.append(
+                f"  Time steps 0..{step - 1} are right; the first wrong time step is {step}."
+            )
         else:
             lines.append("  Already the first time step (index 0) is wrong.")
     lines += [
@@ -182,15 +207,20 @@ def assert_matches(got: np.ndarray, expected: np.ndarray, name: str, *,
     roundoff = is_roundoff(got, expected)
     if roundoff:
         lines.append("  " + ROUNDOFF_HINT)
-    matched = [desc for desc, alt in (mistakes or {}).items()
-               if alt is not None and np.shape(alt) == got.shape
-               and _close(got, np.asarray(alt, dtype=np.float64)).all()]
+    matched = [
+        desc
+        for desc, alt in (mistakes or {}).items()
+        if alt is not None
+        and np.shape(alt) == got.shape
+        and _close(got, np.asarray(alt, dtype=np.float64)).all()
+    ]
     if len(matched) == 1:
         lines.append(f"  Hint: your output is exactly what you get when {matched[0]}.")
     elif matched:
-        lines.append("  Hint: your output is exactly what you get under each of these mistakes "
-                     "(at these sizes they give the same numbers): "
-                     + "; or ".join(matched) + ".")
+        lines.append(
+            "  Hint: your output is exactly what you get under each of these mistakes "
+            "(at these sizes they give the same numbers): " + "; or ".join(matched) + "."
+        )
     elif mistakes and not roundoff:
         causes = list(mistakes)
         more = f"; and {len(causes) - 6} more" if len(causes) > 6 else ""

@@ -10,6 +10,7 @@ Layout (relative to the course root, the repository's top folder):
 Assignments are named so that they sort in chapter order: ``01-fnn-amnesia``,
 ``02-elman``, ...
 """
+
 from __future__ import annotations
 
 import os
@@ -26,14 +27,15 @@ CELL_TIMEOUT = 120
 
 def assignments(root: Path = ROOT) -> list[str]:
     """Assignment names in chapter order (folders of ``solutions/``)."""
-    return sorted(p.name for p in (Path(root) / SOURCE).iterdir()
-                  if p.is_dir() and p.name[:2].isdigit())
+    return sorted(
+        p.name for p in (Path(root) / SOURCE).iterdir() if p.is_dir() and p.name[:2].isdigit()
+    )
 
 
 def configure_nbgrader(c, root: Path | str = ROOT) -> None:
     """Fill an nbgrader config object ``c`` with this course's settings."""
     root = Path(root).resolve()
-    (root / STATE).mkdir(exist_ok=True)   # sqlite cannot create the folder itself
+    (root / STATE).mkdir(exist_ok=True)  # sqlite cannot create the folder itself
     c.CourseDirectory.root = str(root)
     c.CourseDirectory.course_id = "rnn-course"
     c.CourseDirectory.source_directory = SOURCE
@@ -51,13 +53,15 @@ def configure_nbgrader(c, root: Path | str = ROOT) -> None:
     # A student who deletes a graded cell gets it back, so the part is still graded.
     c.OverwriteCells.add_missing_cells = True
     c.OverwriteCells.missing_cell_notification = (
-        "This cell (graded cell) was missing from the submission and was restored.")
+        "This cell (graded cell) was missing from the submission and was restored."
+    )
     c.ExportApp.plugin_class = "nbgrader.plugins.export.CsvExportPlugin"
 
 
 def nbgrader_env() -> dict[str, str]:
     """Environment for nbgrader subprocesses: the venv's bin first on PATH."""
     import sys
+
     env = dict(os.environ)
     bindir = str(Path(sys.executable).parent)
     env["PATH"] = bindir + os.pathsep + env.get("PATH", "")

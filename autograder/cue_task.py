@@ -159,7 +159,7 @@ def cue_task(n: int, distance: int, *, n_cues: int = 4, seed: int = 0) -> CueTas
     n_cues = _check_int("n_cues", n_cues, 2, len(CUES))
     seed = _check_int("seed", seed, 0)
     rng = np.random.default_rng(seed)
-    labels = rng.integers(0, n_cues, size=n, dtype=np.int64)
+    labels = rng.permutation(np.arange(n, dtype=np.int64) % n_cues)   # balanced classes
     n_fill = distance - MIN_DISTANCE
     fillers = _FILLER_IDS[rng.integers(0, len(FILLERS), size=(n, n_fill))]
     tokens = np.concatenate([np.full((n, 1), WORD_TO_ID[PREFIX], dtype=np.int64),
@@ -178,15 +178,15 @@ class CueExperiment:
     the model sizes and the training budget from this object.
     """
 
-    n_cues: int = 4                          # chance = 1 / n_cues
-    distances: tuple[int, ...] = (5, 10, 20, 40)
-    seeds: tuple[int, ...] = (0, 1, 2)       # model seeds: initialisation and batch order
+    n_cues: int = 3                          # hungry, tired, bored: chance = 1/3
+    distances: tuple[int, ...] = (5, 10, 15, 20, 30, 40)
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7)   # model seeds: initialisation, batch order
     embed_dim: int = 8
     hidden_size: int = 32
-    num_train: int = 2000
-    num_test: int = 1000
-    steps: int = 250                         # Adam steps, the same at every distance
-    batch_size: int = 64
+    num_train: int = 2400
+    num_test: int = 1200                     # divisible by 3 and 4: exactly balanced classes
+    steps: int = 400                         # Adam steps, the same at every distance
+    batch_size: int = 32
     lr: float = 1e-2
     train_seed: int = 0                      # data seeds
     test_seed: int = 1

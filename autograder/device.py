@@ -17,6 +17,7 @@ Tolerance policy (stated once, used by every check)
   deliberately tighter than float32 round-off (about 1e-7 relative): a
   computation that drops to float32 internally is told to stay in float64.
 """
+
 from __future__ import annotations
 
 import os

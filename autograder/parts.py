@@ -22,22 +22,28 @@ From it follow:
 Chapters declare their parts in ``autograder/checks/chNN_<slug>.py`` as
 ``PARTS``; :func:`parts_for` finds them through :mod:`autograder.chapters`.
 """
+
 from __future__ import annotations
 
 import importlib
 import os
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 import numpy as np
 
 from . import calling
-from .comparing import (assert_matches, describe_args, digits_apart, require_array,
-                        require_float, require_int)
+from .comparing import (
+    assert_matches,
+    describe_args,
+    digits_apart,
+    require_array,
+    require_float,
+    require_int,
+)
 
-__all__ = ["Output", "Case", "Part", "NUMPY", "NUMPY_TORCH", "parts_for", "part_for",
-           "COURSE_DIR"]
+__all__ = ["Output", "Case", "Part", "NUMPY", "NUMPY_TORCH", "parts_for", "part_for", "COURSE_DIR"]
 
 #: What graded code may call: NumPy only (build it yourself) ...
 NUMPY = ("numpy",)
@@ -52,13 +58,14 @@ _LIBRARY_NAMES = {"numpy": "NumPy", "torch": "PyTorch"}
 @dataclass(frozen=True)
 class Output:
     """One named output of a graded function."""
-    name: str                       # "h_t"
-    what: str = ""                  # "hidden state h_t" (defaults to name)
-    kind: str = "array"             # "array" | "arrays" (a tuple of arrays) | "int" | "float" | "bool"
-    axes: tuple[str, ...] = ()      # one name per array axis ("arrays": per item, same rank)
-    dtype: str = "float64"          # arrays only
-    time_axis: int | None = None    # arrays with a time axis: earliest wrong step reported
-    nonfinite: bool = False         # inf / nan are right answers here (compared as values)
+
+    name: str  # "h_t"
+    what: str = ""  # "hidden state h_t" (defaults to name)
+    kind: str = "array"  # "array" | "arrays" (a tuple of arrays) | "int" | "float" | "bool"
+    axes: tuple[str, ...] = ()  # one name per array axis ("arrays": per item, same rank)
+    dtype: str = "float64"  # arrays only
+    time_axis: int | None = None  # arrays with a time axis: earliest wrong step reported
+    nonfinite: bool = False  # inf / nan are right answers here (compared as values)
 
     @property
     def label(self) -> str:
@@ -90,25 +97,26 @@ class Case:
 @dataclass(frozen=True)
 class Part:
     """Everything about one graded exercise (see the module docstring)."""
+
     grade_id: str
     points: int
     signature: tuple[str, ...]
-    inputs: Callable[..., dict]                 # (seed, **sizes) -> {argument: value}
-    reference: Callable[..., object]            # (**args) -> output (or tuple of outputs)
-    reference_name: str                          # what the reference is, for messages
+    inputs: Callable[..., dict]  # (seed, **sizes) -> {argument: value}
+    reference: Callable[..., object]  # (**args) -> output (or tuple of outputs)
+    reference_name: str  # what the reference is, for messages
     outputs: tuple[Output, ...]
     visible: tuple[Case, ...]
     hidden: tuple[Case, ...]
     allowed: tuple[str, ...] = NUMPY
-    forbidden: tuple[str, ...] = ()              # dotted names the exercise asks you to build
+    forbidden: tuple[str, ...] = ()  # dotted names the exercise asks you to build
     mistakes: Callable[[dict], Mapping[str, Callable[[], object]]] | None = None
-    hint: str = ""                               # shown with crashes and shape errors
+    hint: str = ""  # shown with crashes and shape errors
     sizes: Callable[[dict], dict] | None = None  # args -> {"B": 3, ...} for the "correct" line
-    function: str = ""                           # defaults to grade_id
-    call_seconds: float = 20.0                   # per call, in the isolated grader
-    line_budget: Callable[[dict], int] | None = None   # most lines of own code a call may run
-    budget_hint: str = ""                        # what the budget asks for, in words
-    notes: dict = field(default_factory=dict)    # free-form (for chapter tooling)
+    function: str = ""  # defaults to grade_id
+    call_seconds: float = 20.0  # per call, in the isolated grader
+    line_budget: Callable[[dict], int] | None = None  # most lines of own code a call may run
+    budget_hint: str = ""  # what the budget asks for, in words
+    notes: dict = field(default_factory=dict)  # free-form (for chapter tooling)
 
     # ------------------------------------------------------------------ naming
     @property
@@ -144,8 +152,9 @@ class Part:
         args = self.inputs(case.seed, **case.sizes)
         missing = [a for a in self.signature if a not in args]
         if missing or len(args) != len(self.signature):
-            raise RuntimeError(f"{self.grade_id}: input builder gave {sorted(args)}, "
-                               f"signature is {self.signature}")
+            raise RuntimeError(
+                f"{self.grade_id}: input builder gave {sorted(args)}, signature is {self.signature}"
+            )
         args = {name: args[name] for name in self.signature}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -153,8 +162,11 @@ class Part:
         return args, expected
 
     def size_text(self, args: dict, case: Case, seed: bool = True) -> str:
-        sizes = self.sizes(args) if self.sizes else {
-            k: v.shape for k, v in args.items() if isinstance(v, np.ndarray)}
+        sizes = (
+            self.sizes(args)
+            if self.sizes
+            else {k: v.shape for k, v in args.items() if isinstance(v, np.ndarray)}
+        )
         text = ", ".join(f"{k}={v}" for k, v in sizes.items())
         return f"seed {case.seed}; {text}" if seed else text
 
@@ -173,15 +185,18 @@ class Part:
         if outcome.stopped:
             return f"{fn} could not finish: {outcome.stopped}."
         if outcome.error == calling.NOT_IMPLEMENTED:
-            return (f"{fn} is not implemented yet: replace `raise NotImplementedError()` in its "
-                    f"cell with your code, run that cell, then run this test again.")
+            return (
+                f"{fn} is not implemented yet: replace `raise NotImplementedError()` in its "
+                f"cell with your code, run that cell, then run this test again."
+            )
         if outcome.error is not None:
             hint = f"\nHint: {self.hint}" if self.hint else ""
-            return (f"{fn} raised {outcome.error}\n"
-                    f"It was called with {describe_args(args)}.{hint}")
+            return f"{fn} raised {outcome.error}\nIt was called with {describe_args(args)}.{hint}"
         if outcome.mutated:
-            return (f"{fn} changed its input `{outcome.mutated}` in place. Compute a new array "
-                    f"instead of writing into the ones you are given.")
+            return (
+                f"{fn} changed its input `{outcome.mutated}` in place. Compute a new array "
+                f"instead of writing into the ones you are given."
+            )
         got = outcome.value
         want = self._expected_tuple(expected)
         if len(self.outputs) == 1:
@@ -189,11 +204,15 @@ class Part:
         else:
             names = ", ".join(o.name for o in self.outputs)
             if type(got) is not tuple:
-                return (f"{fn} should return a tuple of {len(self.outputs)} values ({names}), "
-                        f"but {calling.describe_value(got)} arrived.")
+                return (
+                    f"{fn} should return a tuple of {len(self.outputs)} values ({names}), "
+                    f"but {calling.describe_value(got)} arrived."
+                )
             if len(got) != len(self.outputs):
-                return (f"{fn} should return {len(self.outputs)} values ({names}), "
-                        f"but it returned {len(got)}.")
+                return (
+                    f"{fn} should return {len(self.outputs)} values ({names}), "
+                    f"but it returned {len(got)}."
+                )
             values = got
         alternatives = None
         for index, (out, value, right) in enumerate(zip(self.outputs, values, want)):
@@ -205,32 +224,39 @@ class Part:
                     alternatives = self._mistake_values(args)
                 mine = {desc: alt[index] for desc, alt in alternatives.items() if alt is not None}
                 try:
-                    self._compare(out, value, right, label, alternatives=mine,
-                                  all_mistakes=list(alternatives))
+                    self._compare(
+                        out, value, right, label, alternatives=mine, all_mistakes=list(alternatives)
+                    )
                 except AssertionError as err:
                     return str(err)
-                raise RuntimeError("a comparison failed once and passed the second time")
+                raise RuntimeError("a comparison failed once and passed the second time") from None
         if self.line_budget is not None:
             budget = int(self.line_budget(args))
             if outcome.lines is None:
                 return f"{fn} could not be graded: its lines were not counted."
             if outcome.lines > budget:
-                return (f"{fn} returns the right values, but it executed {outcome.lines} lines "
-                        f"of your own Python for these sizes ({describe_args(args)}), more "
-                        f"than the {budget} this part allows. {self.budget_hint}")
+                return (
+                    f"{fn} returns the right values, but it executed {outcome.lines} lines "
+                    f"of your own Python for these sizes ({describe_args(args)}), more "
+                    f"than the {budget} this part allows. {self.budget_hint}"
+                )
         return None
 
     def violation_message(self, violation: str) -> str:
         fn = f"`{self.name}`"
         for dotted in self.forbidden:
             if violation == f"it calls {dotted}":
-                return (f"{fn} must not call {dotted}: that is the very thing this exercise asks "
-                        f"you to build ({violation}). This part scores 0 when it does, here and "
-                        f"in grading. Write the computation yourself with {self.rule_text()}.")
-        return (f"{fn} may use {self.rule_text()} (and Python's standard library), but {violation}. "
-                f"This part is about building it yourself, so an answer that relies on another "
-                f"library scores 0 here and in grading. Use other libraries freely outside your "
-                f"graded functions, for example to check your work.")
+                return (
+                    f"{fn} must not call {dotted}: that is the very thing this exercise asks "
+                    f"you to build ({violation}). This part scores 0 when it does, here and "
+                    f"in grading. Write the computation yourself with {self.rule_text()}."
+                )
+        return (
+            f"{fn} may use {self.rule_text()} (and Python's standard library), but {violation}. "
+            f"This part is about building it yourself, so an answer that relies on another "
+            f"library scores 0 here and in grading. Use other libraries freely outside your "
+            f"graded functions, for example to check your work."
+        )
 
     def _mistake_values(self, args: dict) -> dict[str, tuple | None]:
         if self.mistakes is None:
@@ -246,72 +272,119 @@ class Part:
                     out[desc] = None
         return out
 
-    def _compare(self, out: Output, got, expected, label: str, *, alternatives,
-                 all_mistakes=None) -> None:
+    def _compare(
+        self, out: Output, got, expected, label: str, *, alternatives, all_mistakes=None
+    ) -> None:
         title = label[0].upper() + label[1:]
         if out.kind == "arrays":
             expected = tuple(expected)
             if type(got) is not tuple:
-                raise AssertionError(f"{title} should be a tuple of {len(expected)} arrays, but "
-                                     f"{calling.describe_value(got)} arrived.")
+                raise AssertionError(
+                    f"{title} should be a tuple of {len(expected)} arrays, but "
+                    f"{calling.describe_value(got)} arrived."
+                )
             if len(got) != len(expected):
-                raise AssertionError(f"{title} should hold {len(expected)} arrays, one per "
-                                     f"input, but it holds {len(got)}.")
-            single = Output(out.name, out.what, "array", out.axes, out.dtype, out.time_axis,
-                            out.nonfinite)
+                raise AssertionError(
+                    f"{title} should hold {len(expected)} arrays, one per "
+                    f"input, but it holds {len(got)}."
+                )
+            single = Output(
+                out.name, out.what, "array", out.axes, out.dtype, out.time_axis, out.nonfinite
+            )
             for i, (g, e) in enumerate(zip(got, expected)):
                 alts = None
                 if alternatives is not None:
-                    alts = {d: (a[i] if isinstance(a, (tuple, list)) and len(a) > i else None)
-                            for d, a in alternatives.items()}
-                self._compare(single, g, e, f"{label} (item {i})", alternatives=alts,
-                              all_mistakes=all_mistakes)
+                    alts = {
+                        d: (a[i] if isinstance(a, (tuple, list)) and len(a) > i else None)
+                        for d, a in alternatives.items()
+                    }
+                self._compare(
+                    single,
+                    g,
+                    e,
+                    f"{label} (item {i})",
+                    alternatives=alts,
+                    all_mistakes=all_mistakes,
+                )
             return
         if out.kind == "array":
             expected = np.asarray(expected)
-            require_array(got, title, expected.shape, dtype=out.dtype, hint=self.hint,
-                          finite=not out.nonfinite)
+            require_array(
+                got,
+                title,
+                expected.shape,
+                dtype=out.dtype,
+                hint=self.hint,
+                finite=not out.nonfinite,
+            )
             if out.nonfinite:
                 same = (np.isnan(got) & np.isnan(expected)) | (got == expected)
                 if not same[~np.isfinite(expected) | ~np.isfinite(got)].all():
-                    bad = tuple(int(i) for i in np.argwhere(~same & (~np.isfinite(expected)
-                                                                       | ~np.isfinite(got)))[0])
-                    raise AssertionError(f"{title} at index {bad}: expected {expected[bad]}, "
-                                         f"got {got[bad]} (see what {self.reference_name} does "
-                                         f"with non-finite values).")
+                    bad = tuple(
+                        int(i)
+                        for i in np.argwhere(~same & (~np.isfinite(expected) | ~np.isfinite(got)))[
+                            0
+                        ]
+                    )
+                    raise AssertionError(
+                        f"{title} at index {bad}: expected {expected[bad]}, "
+                        f"got {got[bad]} (see what {self.reference_name} does "
+                        f"with non-finite values)."
+                    )
                 finite = np.isfinite(expected) & np.isfinite(got)
                 got, expected = np.where(finite, got, 0.0), np.where(finite, expected, 0.0)
             if np.dtype(out.dtype).kind in "biu":
                 if not np.array_equal(got, expected):
-                    raise AssertionError(self._exact_array_message(title, got, expected, out,
-                                                                  alternatives, all_mistakes))
+                    raise AssertionError(
+                        self._exact_array_message(
+                            title, got, expected, out, alternatives, all_mistakes
+                        )
+                    )
                 return
             mistakes = None
             if alternatives is not None:
                 mistakes = {d: a for d, a in alternatives.items()}
                 for desc in all_mistakes or ():
                     mistakes.setdefault(desc, None)
-            assert_matches(got, expected, label, axes=out.axes, reference=self.reference_name,
-                           mistakes=mistakes, time_axis=out.time_axis)
+            assert_matches(
+                got,
+                expected,
+                label,
+                axes=out.axes,
+                reference=self.reference_name,
+                mistakes=mistakes,
+                time_axis=out.time_axis,
+            )
         elif out.kind == "int":
             require_int(got, title)
             if got != expected:
-                raise AssertionError(self._scalar_message(label, got, expected, alternatives,
-                                                          all_mistakes, exact=True))
+                raise AssertionError(
+                    self._scalar_message(
+                        label, got, expected, alternatives, all_mistakes, exact=True
+                    )
+                )
         elif out.kind == "float":
             require_float(got, title)
             if out.nonfinite and not (np.isfinite(got) and np.isfinite(expected)):
                 if not (got == expected or (np.isnan(got) and np.isnan(expected))):
-                    raise AssertionError(self._scalar_message(label, got, expected, alternatives,
-                                                              all_mistakes, exact=False))
+                    raise AssertionError(
+                        self._scalar_message(
+                            label, got, expected, alternatives, all_mistakes, exact=False
+                        )
+                    )
                 return
             if not np.isfinite(got) or abs(got - expected) > 1e-8 + 1e-6 * abs(expected):
-                raise AssertionError(self._scalar_message(label, got, expected, alternatives,
-                                                          all_mistakes, exact=False))
+                raise AssertionError(
+                    self._scalar_message(
+                        label, got, expected, alternatives, all_mistakes, exact=False
+                    )
+                )
         elif out.kind == "bool":
             if type(got) is not bool:
-                raise AssertionError(f"{title} should be a Python bool (True or False), but "
-                                     f"{calling.describe_value(got)} arrived.")
+                raise AssertionError(
+                    f"{title} should be a Python bool (True or False), but "
+                    f"{calling.describe_value(got)} arrived."
+                )
             if got != expected:
                 raise AssertionError(f"{title} is {got}, but it should be {expected}.")
         else:
@@ -319,19 +392,25 @@ class Part:
 
     def _scalar_message(self, label, got, expected, alternatives, all_mistakes, exact) -> str:
         if exact:
-            head = (f"{label[0].upper() + label[1:]} is {got}, but {self.reference_name} gives "
-                    f"{expected} (difference {got - expected:+d}).")
+            head = (
+                f"{label[0].upper() + label[1:]} is {got}, but {self.reference_name} gives "
+                f"{expected} (difference {got - expected:+d})."
+            )
         else:
             e, g = digits_apart(float(expected), float(got))
-            head = (f"{label[0].upper() + label[1:]} is {g}, but {self.reference_name} gives {e}.")
-        hits = [d for d, v in (alternatives or {}).items()
-                if v is not None and (v == got if exact else
-                                      abs(v - got) <= 1e-8 + 1e-6 * abs(v))]
+            head = f"{label[0].upper() + label[1:]} is {g}, but {self.reference_name} gives {e}."
+        hits = [
+            d
+            for d, v in (alternatives or {}).items()
+            if v is not None and (v == got if exact else abs(v - got) <= 1e-8 + 1e-6 * abs(v))
+        ]
         if len(hits) == 1:
             return head + f"\nHint: that is what you get when {hits[0]}."
         if hits:
-            return head + ("\nHint: that is what you get under each of these mistakes (at these "
-                           "sizes they give the same number): " + "; or ".join(hits) + ".")
+            return head + (
+                "\nHint: that is what you get under each of these mistakes (at these "
+                "sizes they give the same number): " + "; or ".join(hits) + "."
+            )
         if all_mistakes:
             return head + "\nCommon causes: " + "; ".join(all_mistakes) + "."
         return head
@@ -339,10 +418,15 @@ class Part:
     def _exact_array_message(self, title, got, expected, out, alternatives, all_mistakes) -> str:
         bad = tuple(int(i) for i in np.argwhere(got != expected)[0])
         where = ", ".join(f"{a} {i}" for a, i in zip(out.axes, bad))
-        lines = [f"{title} differs from {self.reference_name}: at index {bad} ({where}) "
-                 f"expected {expected[bad]!r}, got {got[bad]!r}."]
-        hits = [d for d, v in (alternatives or {}).items()
-                if v is not None and np.shape(v) == got.shape and np.array_equal(v, got)]
+        lines = [
+            f"{title} differs from {self.reference_name}: at index {bad} ({where}) "
+            f"expected {expected[bad]!r}, got {got[bad]!r}."
+        ]
+        hits = [
+            d
+            for d, v in (alternatives or {}).items()
+            if v is not None and np.shape(v) == got.shape and np.array_equal(v, got)
+        ]
         if hits:
             lines.append("Hint: that is what you get when " + "; or ".join(hits) + ".")
         elif all_mistakes:
@@ -356,14 +440,21 @@ class Part:
             # A warning would reach stderr, which nbgrader scores as a failure.
             warnings.simplefilter("ignore")
             args, expected = self.build(case)
-            outcome = calling.call(fn, args, allowed=self.allowed, forbidden=self.forbidden,
-                                   course_dirs=(COURSE_DIR,),
-                                   count_lines=self.line_budget is not None)
+            outcome = calling.call(
+                fn,
+                args,
+                allowed=self.allowed,
+                forbidden=self.forbidden,
+                course_dirs=(COURSE_DIR,),
+                count_lines=self.line_budget is not None,
+            )
             message = self.judge(args, expected, outcome)
         if message:
             rerun = case.call_text(self.check_name, self.name)
-            raise AssertionError(f"{message}\n(This was the case `{rerun}`: "
-                                 f"{self.size_text(args, case, seed=False)}.)")
+            raise AssertionError(
+                f"{message}\n(This was the case `{rerun}`: "
+                f"{self.size_text(args, case, seed=False)}.)"
+            )
         print(f"{self.name}: correct ({self.size_text(args, case)})")
 
     def check(self, fn, seed: int | None = None, *, hidden: bool = False, **sizes) -> None:
@@ -378,18 +469,23 @@ class Part:
 
     def make_check(self) -> Callable:
         """A named function for the notebook's imports (``check_rnn_step``)."""
+
         def check(fn, seed=None, *, hidden=False, **sizes):
             return self.check(fn, seed, hidden=hidden, **sizes)
+
         check.__name__ = check.__qualname__ = self.check_name
-        check.__doc__ = (f"Check your `{self.name}` against {self.reference_name}.\n\n"
-                         f"check_{self.name}({self.name}) runs the visible cases; "
-                         f"check_{self.name}({self.name}, seed=7, ...) one case of your choosing.")
+        check.__doc__ = (
+            f"Check your `{self.name}` against {self.reference_name}.\n\n"
+            f"check_{self.name}({self.name}) runs the visible cases; "
+            f"check_{self.name}({self.name}, seed=7, ...) one case of your choosing."
+        )
         return check
 
 
 def parts_for(assignment: str) -> tuple[Part, ...]:
     """The graded parts of an assignment (``"02-elman"``), in notebook order."""
     from .chapters import chapter
+
     module = importlib.import_module(f"autograder.checks.{chapter(assignment).module}")
     return tuple(module.PARTS)
 

@@ -51,12 +51,19 @@ class Seq2Seq(nn.Module):
         self.n_symbols, self.attention = n_symbols, attention
         self.embed_src = nn.Embedding(n_symbols, embed)
         self.embed_tgt = nn.Embedding(n_symbols + 1, embed)          # + the start token
-        self.encoder = nn.GRU(embed, hidden, batch_first=True)
+        # Bidirectional encoder, hidden // 2 units per direction: its states h_j (forward and
+        # backward halves side by side) and its summary (both final states) have ``hidden`` units.
+        self.encoder = nn.GRU(embed, hidden // 2, batch_first=True, bidirectional=True)
         self.decoder = nn.GRU(embed, hidden, batch_first=True)
         if attention:
             self.score = nn.Linear(hidden, hidden, bias=False)        # W_a
             self.combine = nn.Linear(2 * hidden, hidden)             # W_c
         self.readout = nn.Linear(hidden, n_symbols)
+
+    def encode(self, src: torch.Tensor):
+        """Encoder states (B, T_in, H) and the summary (1, B, H): the decoder's first state."""
+        enc, h_n = self.encoder(self.embed_src(src))              # h_n: (2, B, H/2)
+        return enc, torch.cat([h_n[0], h_n[1]], dim=-1).unsqueeze(0)
 
     def _attend(self, dec: torch.Tensor, enc: torch.Tensor):
         """dec (B, T_out, H), enc (B, T_in, H) -> (logits (B, T_out, V), weights (B, T_out, T_in))."""
@@ -68,7 +75,7 @@ class Seq2Seq(nn.Module):
 
     def forward(self, src: torch.Tensor, tgt: torch.Tensor):
         """Teacher forcing: logits (B, T_out, V) for ``tgt`` given ``src``, and the weights."""
-        enc, h = self.encoder(self.embed_src(src))
+        enc, h = self.encode(src)
         start = torch.full_like(tgt[:, :1], self.n_symbols)
         dec, _ = self.decoder(self.embed_tgt(torch.cat([start, tgt[:, :-1]], dim=1)), h)
         return self._attend(dec, enc)
@@ -76,7 +83,7 @@ class Seq2Seq(nn.Module):
     @torch.no_grad()
     def greedy(self, src: torch.Tensor, steps: int):
         """Decode ``steps`` symbols, each fed back as the next input: (B, steps), weights or None."""
-        enc, h = self.encoder(self.embed_src(src))
+        enc, h = self.encode(src)
         token = torch.full_like(src[:, :1], self.n_symbols)
         out, weights = [], []
         for _ in range(steps):

@@ -19,6 +19,7 @@ window over the last ``seq_len - marker_span`` tokens or fewer only ever sees
 distractors, so it cannot beat chance either.  A recurrent network, which
 carries a state from the first token to the last, can.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -43,8 +44,9 @@ class OrderTask:
         return self.tokens.shape[1]
 
 
-def order_task(n: int, *, seq_len: int = 12, marker_span: int = 6,
-               vocab_size: int = 8, seed: int = 0) -> OrderTask:
+def order_task(
+    n: int, *, seq_len: int = 12, marker_span: int = 6, vocab_size: int = 8, seed: int = 0
+) -> OrderTask:
     """Draw ``n`` sequences of the order task (see the module docstring)."""
     if not 2 <= marker_span <= seq_len:
         raise ValueError(f"marker_span must lie in [2, seq_len={seq_len}], got {marker_span}")
@@ -58,8 +60,7 @@ def order_task(n: int, *, seq_len: int = 12, marker_span: int = 6,
     tokens[rows, pos[:, 0]] = MARKER_A
     tokens[rows, pos[:, 1]] = MARKER_B
     labels = (pos[:, 0] < pos[:, 1]).astype(np.int64)
-    return OrderTask(tokens=tokens, labels=labels, vocab_size=vocab_size,
-                     marker_span=marker_span)
+    return OrderTask(tokens=tokens, labels=labels, vocab_size=vocab_size, marker_span=marker_span)
 
 
 @dataclass(frozen=True)
@@ -70,13 +71,13 @@ class OrderExperiment:
     both chapters read their sizes, data and training budget from this object.
     """
 
-    vocab_size: int = 8      # A, B and six distractor tokens
-    seq_len: int = 12        # tokens per sequence
-    marker_span: int = 6     # A and B always sit in the first marker_span positions
-    hidden_size: int = 16    # hidden units of every model in the experiment
+    vocab_size: int = 8  # A, B and six distractor tokens
+    seq_len: int = 12  # tokens per sequence
+    marker_span: int = 6  # A and B always sit in the first marker_span positions
+    hidden_size: int = 16  # hidden units of every model in the experiment
     num_train: int = 4000
     num_test: int = 1000
-    steps: int = 600         # Adam steps
+    steps: int = 600  # Adam steps
     batch_size: int = 128
     lr: float = 1e-2
     train_seed: int = 0
@@ -84,10 +85,13 @@ class OrderExperiment:
 
     def splits(self) -> tuple[OrderTask, OrderTask]:
         """The training and test sets, always the same draws."""
-        common = dict(seq_len=self.seq_len, marker_span=self.marker_span,
-                      vocab_size=self.vocab_size)
-        return (order_task(self.num_train, seed=self.train_seed, **common),
-                order_task(self.num_test, seed=self.test_seed, **common))
+        common = dict(
+            seq_len=self.seq_len, marker_span=self.marker_span, vocab_size=self.vocab_size
+        )
+        return (
+            order_task(self.num_train, seed=self.train_seed, **common),
+            order_task(self.num_test, seed=self.test_seed, **common),
+        )
 
 
 ORDER_EXPERIMENT = OrderExperiment()

@@ -9,6 +9,7 @@ count, the ratio to plain nbgrader, and the per-submission overhead over the
 bare execution time of the notebook (kernel start + run, measured with
 nbclient on the solved notebook). Nothing is asserted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,15 +39,17 @@ def bare_execution(root: Path, repeats: int = 3) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        NotebookClient(nb, timeout=120, kernel_name="python3",
-                       resources={"metadata": {"path": str(root)}}).execute()
+        NotebookClient(
+            nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(root)}}
+        ).execute()
         times.append(time.perf_counter() - start)
     return min(times)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--students", type=int, default=40)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
@@ -71,28 +73,41 @@ def main() -> None:
     if proc.returncode:
         print("plain nbgrader reported errors:", proc.stderr[-500:])
     plain_rate = 60 * n / plain
-    print(f"plain nbgrader autograde:   {plain:7.1f} s  {plain_rate:6.1f} subs/min  "
-          f"{plain / n:5.2f} s/sub  overhead over bare {plain / n - bare:+5.2f} s/sub", flush=True)
+    print(
+        f"plain nbgrader autograde:   {plain:7.1f} s  {plain_rate:6.1f} subs/min  "
+        f"{plain / n:5.2f} s/sub  overhead over bare {plain / n - bare:+5.2f} s/sub",
+        flush=True,
+    )
 
     runs = [(w, True) for w in args.workers] + [(max(args.workers), False)]
     for workers, fork_server in runs:
         if fork_server:
             os.environ.pop("RNN_GRADE_NO_ZYGOTE", None)
-        else:   # does the warm fork server still pay for itself?
+        else:  # does the warm fork server still pay for itself?
             os.environ["RNN_GRADE_NO_ZYGOTE"] = "1"
         start = time.perf_counter()
-        results = grade(root, ASSIGNMENT, out=tmp / f"grades-{workers}.csv", workers=workers,
-                        options=Options(), report=False, log=lambda msg: None)
+        results = grade(
+            root,
+            ASSIGNMENT,
+            out=tmp / f"grades-{workers}.csv",
+            workers=workers,
+            options=Options(),
+            report=False,
+            log=lambda msg: None,
+        )
         took = time.perf_counter() - start
         rate = 60 * n / took
         per_job = sum(r.timings.get("total", 0) for r in results) / n
         isolated = sum(r.timings.get("isolated", 0) for r in results) / n
         kernel = sum(r.timings.get("nbgrader", 0) for r in results) / n
         label = f"-w {workers}" + ("" if fork_server else " no fork server")
-        print(f"autograder grade {label:21s} {took:7.1f} s  {rate:6.1f} subs/min  "
-              f"ratio {rate / plain_rate:4.2f}x plain  | per job {per_job:5.2f} s "
-              f"(isolated run {isolated:4.2f} s, nbgrader autograde {kernel:4.2f} s), "
-              f"overhead over bare {per_job - bare:+5.2f} s/sub", flush=True)
+        print(
+            f"autograder grade {label:21s} {took:7.1f} s  {rate:6.1f} subs/min  "
+            f"ratio {rate / plain_rate:4.2f}x plain  | per job {per_job:5.2f} s "
+            f"(isolated run {isolated:4.2f} s, nbgrader autograde {kernel:4.2f} s), "
+            f"overhead over bare {per_job - bare:+5.2f} s/sub",
+            flush=True,
+        )
     subprocess.run(["rm", "-rf", str(tmp)])
 
 

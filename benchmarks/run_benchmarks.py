@@ -8,6 +8,7 @@ time of each chapter on its own; execution time of each solutions notebook;
 time of each visible test cell (run in the released notebook with the answers
 filled in, as a student runs it).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,12 @@ def book_figures() -> None:
     print(f"warm make book, nothing changed      {timed(['make', 'book']):7.1f} s")
     original = chapter.read_text()
     try:  # a new code cell changes the cache key: the chapter is executed again
-        chapter.write_text(original + f"\n```{{code-cell}} ipython3\n# benchmark edit {time.time()}\n```\n")
-        print(f"warm make book, one chapter edited   {timed(['make', 'book']):7.1f} s (re-executed)")
+        chapter.write_text(
+            original + f"\n```{{code-cell}} ipython3\n# benchmark edit {time.time()}\n```\n"
+        )
+        print(
+            f"warm make book, one chapter edited   {timed(['make', 'book']):7.1f} s (re-executed)"
+        )
     finally:
         chapter.write_text(original)
     timed(["make", "book"])
@@ -51,8 +56,13 @@ def book_figures() -> None:
 
 def execute(nb, path: Path) -> float:
     start = time.perf_counter()
-    NotebookClient(nb, timeout=300, kernel_name="python3", record_timing=True,
-                   resources={"metadata": {"path": str(path)}}).execute()
+    NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        record_timing=True,
+        resources={"metadata": {"path": str(path)}},
+    ).execute()
     return time.perf_counter() - start
 
 
@@ -75,7 +85,9 @@ def notebook_figures() -> None:
             for cell in nb.cells:
                 meta = cell.metadata.get("nbgrader", {})
                 if meta.get("grade"):
-                    print(f"  visible test {assignment}/{meta['grade_id']:<28} {cell_seconds(cell):6.3f} s")
+                    print(
+                        f"  visible test {assignment}/{meta['grade_id']:<28} {cell_seconds(cell):6.3f} s"
+                    )
 
 
 def chapter_figures() -> None:
@@ -83,6 +95,7 @@ def chapter_figures() -> None:
     import jupytext
 
     from autograder.chapters import CHAPTERS
+
     for chapter in CHAPTERS:
         path = ROOT / chapter.book
         if not path.exists():
@@ -94,7 +107,9 @@ def chapter_figures() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--skip-book", action="store_true", help="skip the (destructive) book timings")
+    parser.add_argument(
+        "--skip-book", action="store_true", help="skip the (destructive) book timings"
+    )
     args = parser.parse_args()
     print(f"# benchmarks on {time.strftime('%Y-%m-%d %H:%M')}")
     if not args.skip_book:

@@ -5,6 +5,7 @@ into a temporary course root, releases the assignment with real nbgrader and
 fills ``instructor/submitted/<student>/<assignment>/`` with notebooks made
 from the release the way students make them.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,8 +26,13 @@ MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*\n", re.M)
 
 
 def nbgrader(args, root: Path, check=True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root,
-                          env=nbgrader_env(), capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=root,
+        env=nbgrader_env(),
+        capture_output=True,
+        text=True,
+    )
     if check and proc.returncode:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -39,7 +45,8 @@ def make_course(tmp: Path, assignment: str) -> Path:
     shutil.copytree(ROOT / "solutions" / assignment, root / "solutions" / assignment)
     (root / "nbgrader_config.py").write_text(
         "from autograder.course import configure_nbgrader\n"
-        f"configure_nbgrader(get_config(), root={str(root)!r})\n")
+        f"configure_nbgrader(get_config(), root={str(root)!r})\n"
+    )
     nbgrader(["generate_assignment", assignment, "--force"], root)
     return root
 
@@ -47,8 +54,11 @@ def make_course(tmp: Path, assignment: str) -> Path:
 def solved_sources(root: Path, assignment: str) -> dict[str, str]:
     """grade_id -> the instructor's answer, markers removed, for every answer cell."""
     nb = nbformat.read(str(root / "solutions" / assignment / f"{NOTEBOOKS[assignment]}.ipynb"), 4)
-    return {c.metadata["nbgrader"]["grade_id"]: MARKERS.sub("", c.source)
-            for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")}
+    return {
+        c.metadata["nbgrader"]["grade_id"]: MARKERS.sub("", c.source)
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
 
 
 def student_notebook(root: Path, assignment: str, answered: set[str] | None):

@@ -1,4 +1,5 @@
 """Shared fixtures and helpers for the course's test suite."""
+
 from __future__ import annotations
 
 import contextlib
@@ -12,7 +13,6 @@ from pathlib import Path
 import nbformat
 import pytest
 import torch
-
 from classroom import NOTEBOOKS as ASSIGNMENTS  # assignment -> notebook name, from the registry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,7 +20,7 @@ BIN = Path(sys.executable).parent
 
 # Kernels and nbgrader (which runs alembic) need the venv's bin on PATH.
 os.environ["PATH"] = str(BIN) + os.pathsep + os.environ.get("PATH", "")
-os.environ.pop("MPLBACKEND", None)   # the book's kernels need the inline backend
+os.environ.pop("MPLBACKEND", None)  # the book's kernels need the inline backend
 os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
 
 
@@ -75,12 +75,14 @@ def solution_namespace(assignment: str) -> dict:
         return _NAMESPACES[assignment]
     nb = read_notebook(notebook_path("solutions", assignment))
     namespace: dict = {}
-    with contextlib.redirect_stdout(io.StringIO()):   # the notebook's own demo cells print
+    with contextlib.redirect_stdout(io.StringIO()):  # the notebook's own demo cells print
         for cell in nb.cells:
             meta = nbgrader_meta(cell)
-            if cell.cell_type == "code" and not meta.get("grade"):   # as the grader runs it
-                exec(compile(cell.source, f"<{assignment}:{meta.get('grade_id')}>", "exec"),
-                     namespace)
+            if cell.cell_type == "code" and not meta.get("grade"):  # as the grader runs it
+                exec(
+                    compile(cell.source, f"<{assignment}:{meta.get('grade_id')}>", "exec"),
+                    namespace,
+                )
     _NAMESPACES[assignment] = namespace
     return namespace
 
@@ -90,9 +92,21 @@ def built_site(tmp_path_factory) -> Path:
     """The book built from scratch (no cache) with warnings as errors; its html folder."""
     out = tmp_path_factory.mktemp("book")
     proc = subprocess.run(
-        [str(BIN / "jupyter-book"), "build", str(ROOT), "--path-output", str(out), "--all",
-         "--warningiserror", "--nitpick", "--keep-going"],
-        capture_output=True, text=True, cwd=ROOT)
+        [
+            str(BIN / "jupyter-book"),
+            "build",
+            str(ROOT),
+            "--path-output",
+            str(out),
+            "--all",
+            "--warningiserror",
+            "--nitpick",
+            "--keep-going",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"book build failed:\n{log[-6000:]}"
     assert "WARNING" not in re.sub(r"\[IPKernelApp\] WARNING[^\n]*", "", log), log[-4000:]

@@ -1,4 +1,5 @@
 """The book builds from scratch with warnings as errors, and the HTML holds what it must."""
+
 from __future__ import annotations
 
 import html
@@ -7,9 +8,9 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import ASSIGNMENTS, ROOT, secret_lines
 
 from autograder.chapters import CHAPTERS as REGISTRY
-from conftest import ASSIGNMENTS, ROOT, secret_lines
 
 pytestmark = pytest.mark.slow
 CHAPTERS = {c.name: f"book/{c.name}.html" for c in REGISTRY}
@@ -47,8 +48,10 @@ def test_chapters_have_the_parts_every_chapter_has(site, assignment):
         assert needle in text, f"{assignment}: no {needle!r}"
     assert re.search(r"[\u4e00-\u9fff]{2,}", text), "the glossary gives Chinese terms"
     assert re.search(r'id="equation-eq-ch\d', text), "numbered, labelled equations"
-    assert 'class="reference internal" href="bibliography.html' in text or "bibliography.html#id" in text, \
-        "references cite the shared bibliography"
+    assert (
+        'class="reference internal" href="bibliography.html' in text
+        or "bibliography.html#id" in text
+    ), "references cite the shared bibliography"
     figures = re.findall(r'<img[^>]*src="\.\./_images/[^"]+\.png"', text)
     assert len(figures) >= 3, f"{assignment}: glued matplotlib figures are missing (saved as text?)"
     assert "&lt;Figure size" not in text, "a figure was rendered as its text repr"
@@ -88,8 +91,9 @@ def test_glued_numbers_are_rendered(site):
 
 def test_the_interactive_figure_is_saved_for_static_html(site):
     text = page(site, CHAPTERS["02-elman"])
-    state = re.search(r'<script type="application/vnd.jupyter.widget-state\+json">(.*?)</script>',
-                      text, re.S)
+    state = re.search(
+        r'<script type="application/vnd.jupyter.widget-state\+json">(.*?)</script>', text, re.S
+    )
     assert state, "no widget state saved in the page"
     models = json.loads(state.group(1))["state"].values()
     names = [m["model_name"] for m in models]
@@ -107,7 +111,7 @@ def test_pages_load_nothing_from_outside_the_book(site):
     for path in site.rglob("*.html"):
         text = path.read_text(encoding="utf-8", errors="replace")
         remote = re.findall(r'<(?:script|link|img)[^>]+(?:src|href)="(https?://[^"]+)"', text)
-        remote = [u for u in remote if "rel=\"canonical\"" not in u]
+        remote = [u for u in remote if 'rel="canonical"' not in u]
         assert not remote, f"{path.relative_to(site)} loads {remote}"
 
 

@@ -1,4 +1,5 @@
 """The calling runtime (autograder/calling.py): the guard that watches graded functions."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,20 +9,22 @@ from autograder.parts import COURSE_DIR
 
 
 def _call(fn, allowed=("numpy",), forbidden=()):
-    return calling.call(fn, {"x": np.ones(3)}, allowed=allowed, forbidden=forbidden,
-                        course_dirs=(COURSE_DIR,))
+    return calling.call(
+        fn, {"x": np.ones(3)}, allowed=allowed, forbidden=forbidden, course_dirs=(COURSE_DIR,)
+    )
 
 
 def test_numpy_the_standard_library_and_notebook_machinery_are_fine(capsys):
     import json
 
-    import nbformat   # an installed, non-numerical package (like ipykernel behind print)
+    import nbformat  # an installed, non-numerical package (like ipykernel behind print)
 
     def fn(x):
         print("debug", x.shape)
         json.dumps({"a": 1})
         nbformat.v4.new_code_cell("pass")
         return np.tanh(x) + sum(range(3))
+
     outcome = _call(fn)
     assert outcome.violation is None and outcome.error is None
     assert np.allclose(outcome.value, np.tanh(np.ones(3)) + 3)
@@ -33,7 +36,9 @@ def test_a_refused_library_is_named():
     outcome = _call(lambda x: torch.from_numpy(x).tanh().numpy())
     assert outcome.violation and "torch" in outcome.violation
     assert "torch.from_numpy" in outcome.violation
-    assert _call(lambda x: torch.from_numpy(x).numpy(), allowed=("numpy", "torch")).violation is None
+    assert (
+        _call(lambda x: torch.from_numpy(x).numpy(), allowed=("numpy", "torch")).violation is None
+    )
 
 
 def test_a_forbidden_module_is_named_even_where_its_library_is_allowed():
@@ -42,6 +47,7 @@ def test_a_forbidden_module_is_named_even_where_its_library_is_allowed():
     def fn(x):
         cell = torch.nn.RNNCell(3, 2, dtype=torch.float64)
         return cell(torch.from_numpy(x)[None]).detach().numpy()
+
     outcome = _call(fn, allowed=("numpy", "torch"), forbidden=("torch.nn.RNNCell",))
     assert outcome.violation == "it calls torch.nn.RNNCell"
 
@@ -57,6 +63,7 @@ def test_inputs_are_private_copies_and_writing_into_them_is_reported():
     def fn(x, pair):
         pair[0][:] = 0
         return x
+
     args = {"x": np.ones(2), "pair": (np.ones(2), np.ones(3))}
     outcome = calling.call(fn, args)
     assert outcome.mutated == "pair" and args["pair"][0].sum() == 2
@@ -64,6 +71,7 @@ def test_inputs_are_private_copies_and_writing_into_them_is_reported():
 
 def test_the_previous_profiler_is_restored():
     import sys
+
     marker = []
     sys.setprofile(lambda *a: marker.append(1))
     try:

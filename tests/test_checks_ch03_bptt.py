@@ -3,14 +3,15 @@
 The mutants below are written the way students write BPTT (one sequence at a
 time, column vectors), independently of the checks' own NumPy BPTT.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from conftest import solution_namespace
 
 from autograder.checks import ch03_bptt as checks
-from conftest import solution_namespace
 
 SOL = solution_namespace("03-bptt")
 
@@ -24,12 +25,14 @@ def column_bptt(dhs, x, h0, W_ih, W_hh, b_ih, b_hh, *, k=None, slip=None):
     for b in range(B):
         hs = [h0[b][:, None]]
         for t in range(T):
-            hs.append(np.tanh(W_ih @ x[b, t][:, None] + b_ih[:, None] + W_hh @ hs[-1] + b_hh[:, None]))
+            hs.append(
+                np.tanh(W_ih @ x[b, t][:, None] + b_ih[:, None] + W_hh @ hs[-1] + b_hh[:, None])
+            )
         g_next = np.zeros((H, 1))
-        for t in range(T, 0, -1):                     # maths time: h_t, t = T..1
+        for t in range(T, 0, -1):  # maths time: h_t, t = T..1
             g = dhs[b, t - 1][:, None] + (0 if slip == "no recurrent path" else g_next)
             state = hs[t - 1] if slip == "derivative at h_{t-1}" else hs[t]
-            da = g if slip == "no tanh derivative" else g * (1 - state ** 2)
+            da = g if slip == "no tanh derivative" else g * (1 - state**2)
             x_t = x[b, min(t, T - 1)] if slip == "x_{t+1}" else x[b, t - 1]
             if slip != "last step only" or t == T:
                 dW_ih += da @ x_t[None, :]
@@ -80,33 +83,79 @@ def test_honest_implementations_pass(check, fn, seed, capfd):
 
 
 MUTANTS = [
-    (checks.check_rnn_step_backward, "no tanh derivative",
-     lambda **a: step_backward_column(**a, slip="no tanh derivative"), "tanh derivative is left out"),
-    (checks.check_rnn_step_backward, "derivative at h_{t-1}",
-     lambda **a: step_backward_column(**a, slip="derivative at h_{t-1}"), "previous state"),
-    (checks.check_rnn_step_backward, "W_hh not transposed",
-     lambda **a: step_backward_column(**a, slip="W_hh not transposed"), "W_hh is not transposed"),
-    (checks.check_rnn_step_backward, "five outputs",
-     lambda **a: step_backward_column(**a)[:5], "should return 6 values"),
-    (checks.check_rnn_backward, "derivative at h_{t-1}",
-     lambda **a: column_bptt(**a, slip="derivative at h_{t-1}"), "1 - h_{t-1}**2"),
-    (checks.check_rnn_backward, "last step only",
-     lambda **a: column_bptt(**a, slip="last step only"), "not summed over time"),
-    (checks.check_rnn_backward, "W_hh not transposed",
-     lambda **a: column_bptt(**a, slip="W_hh not transposed"), "not transposed in the recursion"),
-    (checks.check_rnn_backward, "no recurrent path",
-     lambda **a: column_bptt(**a, slip="no recurrent path"), "misses the hidden-to-hidden path"),
-    (checks.check_rnn_backward, "x_{t+1}",
-     lambda **a: column_bptt(**a, slip="x_{t+1}"), "paired with x_{t+1}"),
+    (
+        checks.check_rnn_step_backward,
+        "no tanh derivative",
+        lambda **a: step_backward_column(**a, slip="no tanh derivative"),
+        "tanh derivative is left out",
+    ),
+    (
+        checks.check_rnn_step_backward,
+        "derivative at h_{t-1}",
+        lambda **a: step_backward_column(**a, slip="derivative at h_{t-1}"),
+        "previous state",
+    ),
+    (
+        checks.check_rnn_step_backward,
+        "W_hh not transposed",
+        lambda **a: step_backward_column(**a, slip="W_hh not transposed"),
+        "W_hh is not transposed",
+    ),
+    (
+        checks.check_rnn_step_backward,
+        "five outputs",
+        lambda **a: step_backward_column(**a)[:5],
+        "should return 6 values",
+    ),
+    (
+        checks.check_rnn_backward,
+        "derivative at h_{t-1}",
+        lambda **a: column_bptt(**a, slip="derivative at h_{t-1}"),
+        "1 - h_{t-1}**2",
+    ),
+    (
+        checks.check_rnn_backward,
+        "last step only",
+        lambda **a: column_bptt(**a, slip="last step only"),
+        "not summed over time",
+    ),
+    (
+        checks.check_rnn_backward,
+        "W_hh not transposed",
+        lambda **a: column_bptt(**a, slip="W_hh not transposed"),
+        "not transposed in the recursion",
+    ),
+    (
+        checks.check_rnn_backward,
+        "no recurrent path",
+        lambda **a: column_bptt(**a, slip="no recurrent path"),
+        "misses the hidden-to-hidden path",
+    ),
+    (
+        checks.check_rnn_backward,
+        "x_{t+1}",
+        lambda **a: column_bptt(**a, slip="x_{t+1}"),
+        "paired with x_{t+1}",
+    ),
     (checks.check_rnn_backward, "autograd", backward_autograd, "may use NumPy only"),
-    (checks.check_truncated_bptt_grads, "window off by one",
-     lambda k, **a: column_bptt(**a, k=k, slip="window off by one")[2:], "off by one"),
-    (checks.check_truncated_bptt_grads, "k ignored",
-     lambda k, **a: column_bptt(**a)[2:], "truncation is ignored"),
+    (
+        checks.check_truncated_bptt_grads,
+        "window off by one",
+        lambda k, **a: column_bptt(**a, k=k, slip="window off by one")[2:],
+        "off by one",
+    ),
+    (
+        checks.check_truncated_bptt_grads,
+        "k ignored",
+        lambda k, **a: column_bptt(**a)[2:],
+        "truncation is ignored",
+    ),
 ]
 
 
-@pytest.mark.parametrize("check,name,fn,hint", MUTANTS, ids=[f"{c.__name__}-{n}" for c, n, _, _ in MUTANTS])
+@pytest.mark.parametrize(
+    "check,name,fn,hint", MUTANTS, ids=[f"{c.__name__}-{n}" for c, n, _, _ in MUTANTS]
+)
 def test_mutants_are_rejected_with_a_pointed_message(check, name, fn, hint):
     with pytest.raises(AssertionError) as info:
         check(fn)
@@ -121,8 +170,9 @@ def _loss_variant(mean_over, **a):
     return tuple(float(v * scale) if isinstance(v, float) else v * scale for v in out)
 
 
-@pytest.mark.parametrize("mean_over,hint", [("all", "over all B*T positions"),
-                                            ("sum", "summed, not averaged")])
+@pytest.mark.parametrize(
+    "mean_over,hint", [("all", "over all B*T positions"), ("sum", "summed, not averaged")]
+)
 def test_the_loss_must_be_the_mean_over_real_tokens(mean_over, hint):
     with pytest.raises(AssertionError) as info:
         checks.check_sequence_loss_grads(lambda **a: _loss_variant(mean_over, **a))
@@ -132,6 +182,7 @@ def test_the_loss_must_be_the_mean_over_real_tokens(mean_over, hint):
 def test_padding_must_not_leak_into_the_gradients():
     def unmasked(**a):
         return SOL["sequence_loss_grads"](**{**a, "mask": np.ones_like(a["mask"])})
+
     with pytest.raises(AssertionError) as info:
         checks.check_sequence_loss_grads(unmasked)
     assert "not masked out" in str(info.value)

@@ -1,12 +1,13 @@
 """Chapter 4 checks: honest variants pass, the classic mistakes are rejected and named."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from conftest import solution_namespace
 
 from autograder.checks import ch04_gradients as checks
-from conftest import solution_namespace
 
 SOL = solution_namespace("04-gradients")
 
@@ -27,8 +28,9 @@ def jacobians_by_loop(hs, h0, W_hh, *, order="right", derivative=True):
 
 def spectral_by_svd(W, T):
     rho = float(max(abs(np.linalg.eigvals(W))))
-    return rho, np.array([np.linalg.svd(np.linalg.matrix_power(W, d), compute_uv=False)[0]
-                          for d in range(1, T + 1)])
+    return rho, np.array(
+        [np.linalg.svd(np.linalg.matrix_power(W, d), compute_uv=False)[0] for d in range(1, T + 1)]
+    )
 
 
 def clip_flat(grads, max_norm):
@@ -39,7 +41,7 @@ def clip_flat(grads, max_norm):
         flat = flat * np.minimum(max_norm / (total + 1e-6), 1.0)
     out, at = [], 0
     for g in grads:
-        out.append(flat[at:at + g.size].reshape(g.shape))
+        out.append(flat[at : at + g.size].reshape(g.shape))
         at += g.size
     return tuple(out), total
 
@@ -48,8 +50,14 @@ def sgd_with_modules(x, targets, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, lr, max_norm
     """The same step with nn.RNN, nn.Linear and torch.optim.SGD (all allowed in part 4)."""
     rnn = torch.nn.RNN(W_ih.shape[1], W_ih.shape[0], batch_first=True, dtype=torch.float64)
     head = torch.nn.Linear(W_hy.shape[1], W_hy.shape[0], dtype=torch.float64)
-    params = [rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0,
-              head.weight, head.bias]
+    params = [
+        rnn.weight_ih_l0,
+        rnn.weight_hh_l0,
+        rnn.bias_ih_l0,
+        rnn.bias_hh_l0,
+        head.weight,
+        head.bias,
+    ]
     with torch.no_grad():
         for p, v in zip(params, (W_ih, W_hh, b_ih, b_hh, W_hy, b_y)):
             p.copy_(torch.from_numpy(v))
@@ -84,38 +92,82 @@ def test_honest_implementations_pass_every_case(check, fn, capfd):
 
 
 def _per_tensor(grads, max_norm):
-    total = float(np.sqrt(sum((g ** 2).sum() for g in grads)))
+    total = float(np.sqrt(sum((g**2).sum() for g in grads)))
     return tuple(g * min(1.0, max_norm / (np.linalg.norm(g) + 1e-6)) for g in grads), total
 
 
 MUTANTS = [
-    (checks.check_hidden_jacobians, "wrong order",
-     lambda **a: jacobians_by_loop(**a, order="left"), "wrong order"),
-    (checks.check_hidden_jacobians, "no tanh derivative",
-     lambda **a: jacobians_by_loop(**a, derivative=False), "tanh derivative is missing"),
-    (checks.check_hidden_jacobians, "autograd",
-     lambda hs, h0, W_hh: np.zeros((hs.shape[0],) + W_hh.shape) + torch.autograd.functional.jacobian(
-         lambda h: torch.tanh(torch.from_numpy(W_hh) @ h), torch.from_numpy(h0)).numpy(),
-     "NumPy only"),
-    (checks.check_spectral_radius_and_norms, "singular value as radius",
-     lambda W, T: (float(np.linalg.norm(W, 2)), spectral_by_svd(W, T)[1]), "largest singular value"),
-    (checks.check_spectral_radius_and_norms, "numpy float",
-     lambda W, T: (np.max(np.abs(np.linalg.eigvals(W))), spectral_by_svd(W, T)[1]), "Python float"),
+    (
+        checks.check_hidden_jacobians,
+        "wrong order",
+        lambda **a: jacobians_by_loop(**a, order="left"),
+        "wrong order",
+    ),
+    (
+        checks.check_hidden_jacobians,
+        "no tanh derivative",
+        lambda **a: jacobians_by_loop(**a, derivative=False),
+        "tanh derivative is missing",
+    ),
+    (
+        checks.check_hidden_jacobians,
+        "autograd",
+        lambda hs, h0, W_hh: (
+            np.zeros((hs.shape[0],) + W_hh.shape)
+            + torch.autograd.functional.jacobian(
+                lambda h: torch.tanh(torch.from_numpy(W_hh) @ h), torch.from_numpy(h0)
+            ).numpy()
+        ),
+        "NumPy only",
+    ),
+    (
+        checks.check_spectral_radius_and_norms,
+        "singular value as radius",
+        lambda W, T: (float(np.linalg.norm(W, 2)), spectral_by_svd(W, T)[1]),
+        "largest singular value",
+    ),
+    (
+        checks.check_spectral_radius_and_norms,
+        "numpy float",
+        lambda W, T: (np.max(np.abs(np.linalg.eigvals(W))), spectral_by_svd(W, T)[1]),
+        "Python float",
+    ),
     (checks.check_clip_grad_norm, "per tensor", _per_tensor, "its own norm"),
-    (checks.check_clip_grad_norm, "by value",
-     lambda grads, max_norm: (tuple(np.clip(g, -max_norm, max_norm) for g in grads),
-                              float(np.sqrt(sum((g ** 2).sum() for g in grads)))), "by value"),
-    (checks.check_clip_grad_norm, "no square root",
-     lambda grads, max_norm: clip_flat(grads, max_norm ** 2)[0:1] + (clip_flat(grads, max_norm)[1] ** 2,),
-     "without the square root"),
-    (checks.check_clip_grad_norm, "in place",
-     lambda grads, max_norm: (tuple(np.multiply(g, 0.5, out=g) for g in grads), 1.0), "in place"),
-    (checks.check_clipped_sgd_step, "no clipping",
-     lambda **a: sgd_with_modules(**{**a, "max_norm": 1e9}), "not clipped at all"),
+    (
+        checks.check_clip_grad_norm,
+        "by value",
+        lambda grads, max_norm: (
+            tuple(np.clip(g, -max_norm, max_norm) for g in grads),
+            float(np.sqrt(sum((g**2).sum() for g in grads))),
+        ),
+        "by value",
+    ),
+    (
+        checks.check_clip_grad_norm,
+        "no square root",
+        lambda grads, max_norm: (
+            clip_flat(grads, max_norm**2)[0:1] + (clip_flat(grads, max_norm)[1] ** 2,)
+        ),
+        "without the square root",
+    ),
+    (
+        checks.check_clip_grad_norm,
+        "in place",
+        lambda grads, max_norm: (tuple(np.multiply(g, 0.5, out=g) for g in grads), 1.0),
+        "in place",
+    ),
+    (
+        checks.check_clipped_sgd_step,
+        "no clipping",
+        lambda **a: sgd_with_modules(**{**a, "max_norm": 1e9}),
+        "not clipped at all",
+    ),
 ]
 
 
-@pytest.mark.parametrize("check,name,fn,hint", MUTANTS, ids=[f"{c.__name__}-{n}" for c, n, _, _ in MUTANTS])
+@pytest.mark.parametrize(
+    "check,name,fn,hint", MUTANTS, ids=[f"{c.__name__}-{n}" for c, n, _, _ in MUTANTS]
+)
 def test_mutants_are_rejected_with_a_pointed_message(check, name, fn, hint):
     with pytest.raises(AssertionError) as info:
         check(fn)
@@ -129,5 +181,6 @@ def test_the_module_being_built_is_refused_even_where_torch_is_welcome():
             p.grad = torch.from_numpy(g.copy())
         total = torch.nn.utils.clip_grad_norm_(ps, max_norm)
         return tuple(p.grad.numpy() for p in ps), float(total)
+
     with pytest.raises(AssertionError, match="NumPy only"):
         checks.check_clip_grad_norm(by_torch)

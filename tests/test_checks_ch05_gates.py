@@ -1,18 +1,19 @@
 """Chapter 5 checks: honest LSTM/GRU variants pass, the gate mix-ups are rejected and named."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from conftest import solution_namespace
 
 from autograder.checks import ch05_gates as checks
-from conftest import solution_namespace
 
 SOL = solution_namespace("05-gates")
 
 
 def sig(z):
-    return 0.5 * (1 + np.tanh(z / 2))        # the same function, another formula
+    return 0.5 * (1 + np.tanh(z / 2))  # the same function, another formula
 
 
 def lstm_step_per_gate(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, order="ifgo", out_tanh=True):
@@ -28,15 +29,15 @@ def lstm_step_per_gate(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, order="ifgo"
 
 def gru_step_columns(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, reset="after", swap=False):
     H = h_prev.shape[1]
-    Wr, Wz, Wn = (W_ih[k * H:(k + 1) * H] for k in range(3))
-    Ur, Uz, Un = (W_hh[k * H:(k + 1) * H] for k in range(3))
-    br, bz, bn = (b_ih[k * H:(k + 1) * H] for k in range(3))
-    cr, cz, cn = (b_hh[k * H:(k + 1) * H] for k in range(3))
+    Wr, Wz, Wn = (W_ih[k * H : (k + 1) * H] for k in range(3))
+    Ur, Uz, Un = (W_hh[k * H : (k + 1) * H] for k in range(3))
+    br, bz, bn = (b_ih[k * H : (k + 1) * H] for k in range(3))
+    cr, cz, cn = (b_hh[k * H : (k + 1) * H] for k in range(3))
     r = sig(x_t @ Wr.T + br + h_prev @ Ur.T + cr)
     z = sig(x_t @ Wz.T + bz + h_prev @ Uz.T + cz)
     if reset == "after":
         n = np.tanh(x_t @ Wn.T + bn + r * (h_prev @ Un.T + cn))
-    else:                                   # Cho et al. / D2L
+    else:  # Cho et al. / D2L
         n = np.tanh(x_t @ Wn.T + bn + (r * h_prev) @ Un.T + cn)
     return z * n + (1 - z) * h_prev if swap else (1 - z) * n + z * h_prev
 
@@ -54,9 +55,14 @@ HONEST = [
     (checks.check_lstm_step, SOL["lstm_step"]),
     (checks.check_lstm_step, lstm_step_per_gate),
     (checks.check_lstm_forward, SOL["lstm_forward"]),
-    (checks.check_lstm_forward, lambda x, h0, c0, W_ih, W_hh, b_ih, b_hh: (
-        lambda hs_state: (hs_state[0], hs_state[1][1]))(
-        unroll(lambda x_t, h, c: lstm_step_per_gate(x_t, h, c, W_ih, W_hh, b_ih, b_hh), x, h0, c0))),
+    (
+        checks.check_lstm_forward,
+        lambda x, h0, c0, W_ih, W_hh, b_ih, b_hh: (lambda hs_state: (hs_state[0], hs_state[1][1]))(
+            unroll(
+                lambda x_t, h, c: lstm_step_per_gate(x_t, h, c, W_ih, W_hh, b_ih, b_hh), x, h0, c0
+            )
+        ),
+    ),
     (checks.check_gru_step, SOL["gru_step"]),
     (checks.check_gru_step, gru_step_columns),
     (checks.check_gru_forward, SOL["gru_forward"]),
@@ -82,25 +88,57 @@ def _torch_lstm_cell(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
 
 
 MUTANTS = [
-    (checks.check_lstm_step, "CS231n order",
-     lambda **a: lstm_step_per_gate(**a, order="ifog"), "CS231n's order i, f, o, g"),
-    (checks.check_lstm_step, "other order",
-     lambda **a: lstm_step_per_gate(**a, order="figo"), "order f, i, g, o"),
-    (checks.check_lstm_step, "no tanh on the cell",
-     lambda **a: lstm_step_per_gate(**a, out_tanh=False), "not passed through tanh"),
-    (checks.check_lstm_step, "LSTMCell itself", _torch_lstm_cell, "must not call torch.nn.LSTMCell"),
+    (
+        checks.check_lstm_step,
+        "CS231n order",
+        lambda **a: lstm_step_per_gate(**a, order="ifog"),
+        "CS231n's order i, f, o, g",
+    ),
+    (
+        checks.check_lstm_step,
+        "other order",
+        lambda **a: lstm_step_per_gate(**a, order="figo"),
+        "order f, i, g, o",
+    ),
+    (
+        checks.check_lstm_step,
+        "no tanh on the cell",
+        lambda **a: lstm_step_per_gate(**a, out_tanh=False),
+        "not passed through tanh",
+    ),
+    (
+        checks.check_lstm_step,
+        "LSTMCell itself",
+        _torch_lstm_cell,
+        "must not call torch.nn.LSTMCell",
+    ),
     (checks.check_lstm_step, "only h", lambda **a: lstm_step_per_gate(**a)[0], "tuple of 2 values"),
-    (checks.check_gru_step, "z swapped",
-     lambda **a: gru_step_columns(**a, swap=True), "z and 1 - z are swapped"),
-    (checks.check_gru_step, "Cho/D2L reset",
-     lambda **a: gru_step_columns(**a, reset="before"), "before the matrix product"),
-    (checks.check_gru_forward, "Cho/D2L reset over a sequence",
-     lambda x, h0, **w: unroll(lambda x_t, h: gru_step_columns(x_t, h, **w, reset="before"), x, h0)[0],
-     "before the matrix product"),
+    (
+        checks.check_gru_step,
+        "z swapped",
+        lambda **a: gru_step_columns(**a, swap=True),
+        "z and 1 - z are swapped",
+    ),
+    (
+        checks.check_gru_step,
+        "Cho/D2L reset",
+        lambda **a: gru_step_columns(**a, reset="before"),
+        "before the matrix product",
+    ),
+    (
+        checks.check_gru_forward,
+        "Cho/D2L reset over a sequence",
+        lambda x, h0, **w: unroll(
+            lambda x_t, h: gru_step_columns(x_t, h, **w, reset="before"), x, h0
+        )[0],
+        "before the matrix product",
+    ),
 ]
 
 
-@pytest.mark.parametrize("check,name,fn,hint", MUTANTS, ids=[f"{c.__name__}-{n}" for c, n, _, _ in MUTANTS])
+@pytest.mark.parametrize(
+    "check,name,fn,hint", MUTANTS, ids=[f"{c.__name__}-{n}" for c, n, _, _ in MUTANTS]
+)
 def test_mutants_are_rejected_with_a_pointed_message(check, name, fn, hint):
     with pytest.raises(AssertionError) as info:
         check(fn)
@@ -110,6 +148,7 @@ def test_mutants_are_rejected_with_a_pointed_message(check, name, fn, hint):
 def test_every_gate_permutation_is_named():
     """Not only CS231n's: each of the 23 wrong orders of i, f, g, o gets its own name."""
     from itertools import permutations
+
     for order in ("".join(p) for p in permutations("ifgo")):
         if order == "ifgo":
             continue

@@ -1,13 +1,14 @@
 """Chapter 6 checks: honest variants pass, the classic attention and scan slips are named,
 and a loop over time is refused where a parallel scan is asked for."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from conftest import solution_namespace
 
 from autograder.checks import ch06_attention as checks
-from conftest import solution_namespace
 
 SOL = solution_namespace("06-attention")
 
@@ -22,13 +23,13 @@ def blelloch_scan(a, b, h0):
     Bv[:, 0] = a[:, 0] * h0 + b[:, 0]
     orig_A, orig_B = A.copy(), Bv.copy()
     step = 1
-    while step < n:                                       # up-sweep: reduce pairs of blocks
+    while step < n:  # up-sweep: reduce pairs of blocks
         right = np.arange(2 * step - 1, n, 2 * step)
         left = right - step
         Bv[:, right] = A[:, right] * Bv[:, left] + Bv[:, right]
         A[:, right] = A[:, right] * A[:, left]
         step *= 2
-    A[:, n - 1], Bv[:, n - 1] = 1.0, 0.0                  # exclusive down-sweep from the identity
+    A[:, n - 1], Bv[:, n - 1] = 1.0, 0.0  # exclusive down-sweep from the identity
     step = n // 2
     while step >= 1:
         right = np.arange(2 * step - 1, n, 2 * step)
@@ -38,7 +39,7 @@ def blelloch_scan(a, b, h0):
         Bv[:, right] = tA * Bv[:, right] + tB
         A[:, right] = A[:, right] * tA
         step //= 2
-    inclusive_B = orig_A * Bv + orig_B                    # exclusive prefix, then own pair
+    inclusive_B = orig_A * Bv + orig_B  # exclusive prefix, then own pair
     return inclusive_B[:, :T]
 
 
@@ -79,32 +80,73 @@ def loop_scan(a, b, h0):
 
 def sdpa_torch(q, k, v, mask):
     out = torch.nn.functional.scaled_dot_product_attention(
-        torch.from_numpy(q), torch.from_numpy(k), torch.from_numpy(v), attn_mask=torch.from_numpy(mask))
+        torch.from_numpy(q),
+        torch.from_numpy(k),
+        torch.from_numpy(v),
+        attn_mask=torch.from_numpy(mask),
+    )
     return out.numpy(), sdpa_einsum(q, k, v, mask)[1]
 
 
 MUTANTS = [
-    (checks.check_scaled_dot_product_attention, "no scaling",
-     lambda q, k, v, mask: sdpa_einsum(q * np.sqrt(q.shape[-1]), k, v, mask), "not scaled by 1/sqrt(d)"),
-    (checks.check_scaled_dot_product_attention, "mask after softmax",
-     lambda q, k, v, mask: (lambda w: (w @ v, w))(
-         (lambda s: np.exp(s) / np.exp(s).sum(-1, keepdims=True))(
-             q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])) * mask), "after the softmax"),
+    (
+        checks.check_scaled_dot_product_attention,
+        "no scaling",
+        lambda q, k, v, mask: sdpa_einsum(q * np.sqrt(q.shape[-1]), k, v, mask),
+        "not scaled by 1/sqrt(d)",
+    ),
+    (
+        checks.check_scaled_dot_product_attention,
+        "mask after softmax",
+        lambda q, k, v, mask: (lambda w: (w @ v, w))(
+            (lambda s: np.exp(s) / np.exp(s).sum(-1, keepdims=True))(
+                q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+            )
+            * mask
+        ),
+        "after the softmax",
+    ),
     (checks.check_scaled_dot_product_attention, "torch", sdpa_torch, "NumPy only"),
-    (checks.check_sinusoidal_positional_encoding, "cos first",
-     lambda T, d: SOL["sinusoidal_positional_encoding"](T, d).reshape(T, d // 2, 2)[..., ::-1].reshape(T, d),
-     "wrong way round"),
-    (checks.check_linear_scan, "loop over time", loop_scan, "not with a loop over the T time steps"),
-    (checks.check_linear_scan, "exclusive",
-     lambda a, b, h0: np.concatenate([h0[:, None], SOL["linear_scan"](a, b, h0)[:, :-1]], 1), "exclusive"),
-    (checks.check_linear_scan, "h0 dropped",
-     lambda a, b, h0: SOL["linear_scan"](a, b, np.zeros_like(h0)), "h0 is dropped"),
-    (checks.check_min_gru_forward, "z swapped",
-     lambda x, h0, W_z, b_z, W_h, b_h: SOL["min_gru_forward"](x, h0, -W_z, -b_z, W_h, b_h), "z and 1 - z"),
+    (
+        checks.check_sinusoidal_positional_encoding,
+        "cos first",
+        lambda T, d: (
+            SOL["sinusoidal_positional_encoding"](T, d)
+            .reshape(T, d // 2, 2)[..., ::-1]
+            .reshape(T, d)
+        ),
+        "wrong way round",
+    ),
+    (
+        checks.check_linear_scan,
+        "loop over time",
+        loop_scan,
+        "not with a loop over the T time steps",
+    ),
+    (
+        checks.check_linear_scan,
+        "exclusive",
+        lambda a, b, h0: np.concatenate([h0[:, None], SOL["linear_scan"](a, b, h0)[:, :-1]], 1),
+        "exclusive",
+    ),
+    (
+        checks.check_linear_scan,
+        "h0 dropped",
+        lambda a, b, h0: SOL["linear_scan"](a, b, np.zeros_like(h0)),
+        "h0 is dropped",
+    ),
+    (
+        checks.check_min_gru_forward,
+        "z swapped",
+        lambda x, h0, W_z, b_z, W_h, b_h: SOL["min_gru_forward"](x, h0, -W_z, -b_z, W_h, b_h),
+        "z and 1 - z",
+    ),
 ]
 
 
-@pytest.mark.parametrize("check,name,fn,hint", MUTANTS, ids=[f"{c.__name__}-{n}" for c, n, _, _ in MUTANTS])
+@pytest.mark.parametrize(
+    "check,name,fn,hint", MUTANTS, ids=[f"{c.__name__}-{n}" for c, n, _, _ in MUTANTS]
+)
 def test_mutants_are_rejected_with_a_pointed_message(check, name, fn, hint):
     with pytest.raises(AssertionError) as info:
         check(fn)
@@ -116,6 +158,7 @@ def test_the_line_budget_is_generous_for_scans_and_tight_for_loops():
     loop still fits the budget, which is why the visible cases include T = 512."""
     from autograder import calling
     from autograder.parts import Case
+
     part = checks.LINEAR_SCAN
     for T in (64, 512, 1000):
         args, _ = part.build(Case(7, T=T, batch=1, H=1))

@@ -1,4 +1,5 @@
 """The set-up the README promises: pins agree, CI runs `make test`, the cache can't go stale."""
+
 from __future__ import annotations
 
 import re
@@ -31,20 +32,28 @@ def test_ci_runs_the_readme_test_command():
 def test_a_changed_chapter_dependency_clears_the_execution_cache_and_a_check_does_not():
     """The cache keys on cell sources only; the Makefile must notice changes to the modules
     the chapters import (tools/chapter_deps.py), and only to those."""
-    deps = subprocess.run(["python3", "tools/chapter_deps.py"], cwd=ROOT, capture_output=True,
-                          text=True, check=True).stdout.split()
+    deps = subprocess.run(
+        ["python3", "tools/chapter_deps.py"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     assert "autograder/tasks.py" in deps
     assert not any(d.startswith(("autograder/checks/", "autograder/grading/")) for d in deps)
     clear = "rm -rf _build/.jupyter_cache _build/.doctrees"
-    dry = subprocess.run(["make", "-n", "-W", "autograder/tasks.py", "book"],
-                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    dry = subprocess.run(
+        ["make", "-n", "-W", "autograder/tasks.py", "book"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert clear in dry
     # Touching a check or the grader changes nothing in what `make book` would do.
-    plain = subprocess.run(["make", "-n", "book"], cwd=ROOT, capture_output=True, text=True,
-                           check=True).stdout
+    plain = subprocess.run(
+        ["make", "-n", "book"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     for path in ("autograder/checks/ch02_elman.py", "autograder/grading/job.py"):
-        dry = subprocess.run(["make", "-n", "-W", path, "book"], cwd=ROOT, capture_output=True,
-                             text=True, check=True).stdout
+        dry = subprocess.run(
+            ["make", "-n", "-W", path, "book"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout
         assert (clear in dry) == (clear in plain), path
 
 

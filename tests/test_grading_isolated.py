@@ -6,25 +6,31 @@ of the parts it answers honestly, and carry its flags. Every honest submission
 (helpers and imports in extra cells, prints, scratch cells with magics, stale
 outputs, deleted or edited test cells, ...) must get full marks.
 """
+
 from __future__ import annotations
 
 import json
 
 import nbformat
 import pytest
-
-from autograder.grading import gradebook as course_gradebook
-from autograder.grading.job import Options, grade_submission
-from autograder.chapters import CHAPTERS
-from autograder.checks import ch02_elman
-from autograder.grading.sandbox import (Limits, build_cases, notebook_cells, run_isolated,
-                                        score_parts)
-from autograder.parts import parts_for
 from classroom import MARKERS, ROOT, make_course, solved_sources, student_notebook
 from hostile.submissions import HONEST_SUITE, HOSTILE, TORCH_REFERENCE, _set
 
+from autograder.chapters import CHAPTERS
+from autograder.checks import ch02_elman
+from autograder.grading import gradebook as course_gradebook
+from autograder.grading.job import Options, grade_submission
+from autograder.grading.sandbox import (
+    Limits,
+    build_cases,
+    notebook_cells,
+    run_isolated,
+    score_parts,
+)
+from autograder.parts import parts_for
+
 ASSIGNMENT = "02-elman"
-QUICK = Options(run_nbgrader=False, sandbox_seconds=4, timeout=20, sandbox_mem=2 * 2**30)
+QUICK = Options(run_nbgrader=False, sandbox_seconds=12, timeout=48, sandbox_mem=2 * 2**30)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +40,10 @@ def course(tmp_path_factory):
 
 
 def files_of(nb) -> dict[str, bytes]:
-    return {"elman.ipynb": nbformat.writes(nb).encode(), "timestamp.txt": b"2026-11-23 12:00:00 UTC"}
+    return {
+        "elman.ipynb": nbformat.writes(nb).encode(),
+        "timestamp.txt": b"2026-11-23 12:00:00 UTC",
+    }
 
 
 def grade(course, student, nb=None, raw=None, missing=False, options=QUICK):
@@ -117,22 +126,38 @@ def test_results_are_plain_data_and_no_student_code_ran_here(course):
     root, _ = course
     nb = student_notebook(root, ASSIGNMENT, None)
     result = grade(course, "dora", nb)
-    json.dumps({"parts": result.parts, "flags": result.flags})   # plain data only
+    json.dumps({"parts": result.parts, "flags": result.flags})  # plain data only
 
 
 def test_the_command_says_where_it_looked_for_submissions(course, tmp_path, capsys):
     from autograder.grading.cli import main
+
     root, _ = course
     with pytest.raises(SystemExit, match="does not exist"):
         main([ASSIGNMENT, "--root", str(root), "--submitted", str(tmp_path / "nowhere"), "--quiet"])
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert main([ASSIGNMENT, "--root", str(root), "--submitted", str(empty), "--quiet",
-                 "--out", str(tmp_path / "g.csv"), "--no-report"]) == 1
+    assert (
+        main(
+            [
+                ASSIGNMENT,
+                "--root",
+                str(root),
+                "--submitted",
+                str(empty),
+                "--quiet",
+                "--out",
+                str(tmp_path / "g.csv"),
+                "--no-report",
+            ]
+        )
+        == 1
+    )
     assert f"no student folders in {empty}" in capsys.readouterr().err
 
 
 # --- every chapter, through the sandbox -------------------------------------------------
+
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.name)
 def test_every_chapter_grades_its_solution_fully_and_its_stubs_at_zero(chapter):

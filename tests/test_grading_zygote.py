@@ -4,6 +4,7 @@ Each kernel must be a fresh process (no state shared between submissions), under
 the memory limit, interruptible through the launcher, and gone when its launcher
 is SIGKILLed; without a zygote the launcher still starts the kernel itself.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,10 @@ MEM = 3 * 2**30
 
 @pytest.fixture(scope="module")
 def kernels():
-    saved = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "RNN_GRADE_KERNEL_MEM",
-                                            zygote.ENV_SOCKET, zygote.ENV_PID)}
+    saved = {
+        k: os.environ.get(k)
+        for k in ("JUPYTER_PATH", "RNN_GRADE_KERNEL_MEM", zygote.ENV_SOCKET, zygote.ENV_PID)
+    }
     job._kernel_spec_dir(MEM)
     assert os.environ.get(zygote.ENV_SOCKET), "the zygote did not start"
     yield zygote._CURRENT
@@ -85,38 +88,42 @@ def _gone(pid: int, seconds: float) -> bool:
 def test_each_kernel_is_a_fresh_fork(kernels, tmp_path):
     (tmp_path / "helper_mod.py").write_text("X = 41\n")
     seen = []
-    for i in range(2):
+    for _ in range(2):
         k = Kernel(tmp_path)
         try:
-            info = k.value("{'pid': __import__('os').getpid(), 'ppid': __import__('os').getppid(),"
-                           " 'cwd': __import__('os').getcwd(),"
-                           " 'torch': 'torch' in __import__('sys').modules,"
-                           " 'leak': 'leaked' in globals(),"
-                           " 'checks_leak': hasattr(__import__('autograder.checks.ch02_elman')"
-                           ".checks.ch02_elman, 'LEAKED'),"
-                           " 'env': __import__('os').environ.get('RNN_GRADE_KERNEL_MEM'),"
-                           " 'zyg': [k for k in __import__('os').environ if 'ZYGOTE' in k],"
-                           " 'helper': __import__('helper_mod').X}")
-            assert info["ppid"] == kernels.proc.pid       # forked by the zygote
+            info = k.value(
+                "{'pid': __import__('os').getpid(), 'ppid': __import__('os').getppid(),"
+                " 'cwd': __import__('os').getcwd(),"
+                " 'torch': 'torch' in __import__('sys').modules,"
+                " 'leak': 'leaked' in globals(),"
+                " 'checks_leak': hasattr(__import__('autograder.checks.ch02_elman')"
+                ".checks.ch02_elman, 'LEAKED'),"
+                " 'env': __import__('os').environ.get('RNN_GRADE_KERNEL_MEM'),"
+                " 'zyg': [k for k in __import__('os').environ if 'ZYGOTE' in k],"
+                " 'helper': __import__('helper_mod').X}"
+            )
+            assert info["ppid"] == kernels.proc.pid  # forked by the zygote
             assert info["pid"] != k.launcher
-            assert info["torch"]                          # preloaded
+            assert info["torch"]  # preloaded
             assert not info["leak"] and not info["checks_leak"]
             assert os.path.samefile(info["cwd"], tmp_path)
             assert info["env"] == str(MEM)
             assert info["zyg"] == []
-            assert info["helper"] == 41                   # the notebook's folder is importable
+            assert info["helper"] == 41  # the notebook's folder is importable
             seen.append(info["pid"])
             # State a submission might leave behind, in its kernel and in the shared modules.
-            text, reply = k.run("leaked = 1\nimport autograder.checks.ch02_elman as _c\n"
-                                "_c.LEAKED = True\nimport numpy as np\n"
-                                "print(float(np.random.rand()))")
+            text, reply = k.run(
+                "leaked = 1\nimport autograder.checks.ch02_elman as _c\n"
+                "_c.LEAKED = True\nimport numpy as np\n"
+                "print(float(np.random.rand()))"
+            )
             assert reply["status"] == "ok", text
             seen.append(float(text))
         finally:
             k.close()
         assert _gone(info["pid"], 10)
-    assert seen[0] != seen[2]          # different processes
-    assert seen[1] != seen[3]          # NumPy's global generator is reseeded per kernel
+    assert seen[0] != seen[2]  # different processes
+    assert seen[1] != seen[3]  # NumPy's global generator is reseeded per kernel
 
 
 def test_memory_limit_applies(kernels, tmp_path):
@@ -151,9 +158,11 @@ def test_sigkilled_launcher_takes_its_kernel_along(kernels, tmp_path):
     k = Kernel(tmp_path)
     try:
         pid = k.value("__import__('os').getpid()")
-        k.run("import subprocess, sys\n"
-              "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
-              "print(child.pid)")
+        k.run(
+            "import subprocess, sys\n"
+            "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
+            "print(child.pid)"
+        )
         grandchild = k.value("child.pid")
         assert pid != k.launcher
         os.kill(k.launcher, signal.SIGKILL)
@@ -185,9 +194,11 @@ def test_without_a_zygote_the_launcher_starts_the_kernel_itself(kernels, tmp_pat
     monkeypatch.setenv(zygote.ENV_SOCKET, str(tmp_path / "no-such.sock"))
     k = Kernel(tmp_path)
     try:
-        info = k.value("{'pid': __import__('os').getpid(), 'zyg': __import__('os').environ"
-                       ".get('RNN_GRADE_ZYGOTE'), 'mem': __import__('resource')"
-                       ".getrlimit(__import__('resource').RLIMIT_AS)[0]}")
+        info = k.value(
+            "{'pid': __import__('os').getpid(), 'zyg': __import__('os').environ"
+            ".get('RNN_GRADE_ZYGOTE'), 'mem': __import__('resource')"
+            ".getrlimit(__import__('resource').RLIMIT_AS)[0]}"
+        )
         assert info["pid"] == k.launcher
         assert info["zyg"] is None
         assert info["mem"] == MEM
@@ -197,6 +208,7 @@ def test_without_a_zygote_the_launcher_starts_the_kernel_itself(kernels, tmp_pat
 
 def test_the_launcher_talks_only_to_its_own_zygote(kernels, tmp_path, monkeypatch):
     import socket
+
     fake = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     fake.bind(str(tmp_path / "fake.sock"))
     fake.listen(1)
@@ -214,11 +226,14 @@ def test_the_launcher_talks_only_to_its_own_zygote(kernels, tmp_path, monkeypatc
 def test_the_zygote_ends_with_its_worker(tmp_path):
     import subprocess
     import sys
-    code = ("import os, sys, time\n"
-            "from autograder.grading import job, zygote\n"
-            "assert zygote.configure(job.KERNEL_ENV)\n"
-            "print(os.environ[zygote.ENV_PID], flush=True)\n"
-            "time.sleep(120)\n")
+
+    code = (
+        "import os, sys, time\n"
+        "from autograder.grading import job, zygote\n"
+        "assert zygote.configure(job.KERNEL_ENV)\n"
+        "print(os.environ[zygote.ENV_PID], flush=True)\n"
+        "time.sleep(120)\n"
+    )
     worker = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, cwd=tmp_path)
     try:
         pid = int(worker.stdout.readline())

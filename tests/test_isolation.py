@@ -10,6 +10,7 @@ Note: pytest's ``tmp_path`` lies under /tmp, which the sandbox replaces by an
 empty private tmpfs anyway; what must be *hidden* is therefore put outside /tmp
 (fixture ``outside``), or hiding it would prove nothing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -42,7 +43,7 @@ def iso() -> Isolation:
     try:
         found = detect("bubblewrap")
     except RuntimeError as exc:
-        if os.environ.get("CI"):   # .ci/run installs bubblewrap: CI must prove the isolation
+        if os.environ.get("CI"):  # .ci/run installs bubblewrap: CI must prove the isolation
             pytest.fail(f"bubblewrap cannot run a sandbox in CI: {exc}")
         pytest.skip(f"bubblewrap cannot run a sandbox on this machine: {exc}")
     assert found.kind == "bubblewrap"
@@ -70,8 +71,9 @@ def outside():
 
 def run(argv: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        argv, capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL
+    )
 
 
 def python(code: str) -> list[str]:
@@ -80,13 +82,16 @@ def python(code: str) -> list[str]:
 
 def report(done: subprocess.CompletedProcess) -> dict:
     """The JSON object that the child's code printed last."""
-    assert done.returncode == 0, f"exit {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}"
+    assert done.returncode == 0, (
+        f"exit {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}"
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 # ---------------------------------------------------------------------------
 # The command line itself (no bubblewrap needed)
 # ---------------------------------------------------------------------------
+
 
 def test_wrap_orders_mounts_and_skips_missing_paths(outside):
     iso = Isolation("bubblewrap", "test", binary="bwrap")
@@ -95,16 +100,21 @@ def test_wrap_orders_mounts_and_skips_missing_paths(outside):
     secret.write_text(SECRET)
     link = outside / "link-to-key"
     link.symlink_to(secret)
-    cmd = iso.wrap(["python", "-c", "1"], workdir=outside, hide=[course, link, outside / "missing"],
-                   reveal=[course / ".venv", outside / "also-missing"])
+    cmd = iso.wrap(
+        ["python", "-c", "1"],
+        workdir=outside,
+        hide=[course, link, outside / "missing"],
+        reveal=[course / ".venv", outside / "also-missing"],
+    )
     assert cmd[:4] == ["bwrap", "--ro-bind", "/", "/"]
     assert cmd[-4:] == ["--", "python", "-c", "1"]
     assert str(outside / "missing") not in cmd and str(outside / "also-missing") not in cmd
 
-    def at(*words):   # index of the option sequence in cmd
-        return next(i for i in range(len(cmd)) if cmd[i:i + len(words)] == list(words))
+    def at(*words):  # index of the option sequence in cmd
+        return next(i for i in range(len(cmd)) if cmd[i : i + len(words)] == list(words))
+
     hide_dir = at("--tmpfs", str(course))
-    hide_file = at("--dev-bind", "/dev/null", str(secret))      # the symlink's target, resolved
+    hide_file = at("--dev-bind", "/dev/null", str(secret))  # the symlink's target, resolved
     reveal = at("--ro-bind", str(course / ".venv"), str(course / ".venv"))
     writable = at("--bind", str(outside), str(outside))
     assert at("--dev", "/dev") < at("--tmpfs", "/tmp") < hide_dir < reveal < writable
@@ -138,8 +148,10 @@ def test_missing_binary_falls_back_or_raises(monkeypatch, tmp_path):
     with pytest.raises(RuntimeError, match=f"{isolation.BINARY_ENV}=.*not an executable"):
         detect("bubblewrap")
 
-    monkeypatch.delenv(isolation.BINARY_ENV)          # nothing on PATH, nothing at /usr/bin/bwrap
-    monkeypatch.setattr(isolation.shutil, "which", lambda name, *a, **k: None if name == "bwrap" else "/bin/true")
+    monkeypatch.delenv(isolation.BINARY_ENV)  # nothing on PATH, nothing at /usr/bin/bwrap
+    monkeypatch.setattr(
+        isolation.shutil, "which", lambda name, *a, **k: None if name == "bwrap" else "/bin/true"
+    )
     monkeypatch.setattr(isolation, "DEFAULT_BINARY", str(missing))
     auto = detect("auto")
     assert auto.kind == "none" and "no bwrap on PATH" in auto.detail
@@ -148,15 +160,20 @@ def test_missing_binary_falls_back_or_raises(monkeypatch, tmp_path):
 def test_broken_bwrap_is_explained(monkeypatch, tmp_path):
     """A bwrap that cannot create namespaces (user namespaces off): the reason reaches the detail line."""
     fake = tmp_path / "bwrap"
-    fake.write_text("#!/bin/sh\n"
-                    "if [ \"$1\" = --version ]; then echo 'bubblewrap 9.9.9'; exit 0; fi\n"
-                    "echo 'bwrap: No permissions to create new namespace, likely because the kernel "
-                    "does not allow non-privileged user namespaces.' >&2\nexit 1\n")
+    fake.write_text(
+        "#!/bin/sh\n"
+        "if [ \"$1\" = --version ]; then echo 'bubblewrap 9.9.9'; exit 0; fi\n"
+        "echo 'bwrap: No permissions to create new namespace, likely because the kernel "
+        "does not allow non-privileged user namespaces.' >&2\nexit 1\n"
+    )
     fake.chmod(0o755)
     monkeypatch.setenv(isolation.BINARY_ENV, str(fake))
     auto = detect("auto")
     assert auto.kind == "none"
-    assert "bubblewrap 9.9.9" in auto.detail and "No permissions to create new namespace" in auto.detail
+    assert (
+        "bubblewrap 9.9.9" in auto.detail
+        and "No permissions to create new namespace" in auto.detail
+    )
     assert "user namespaces" in auto.detail and "exit status 1" in auto.detail
     with pytest.raises(RuntimeError, match="No permissions to create new namespace"):
         detect("bubblewrap")
@@ -172,6 +189,7 @@ def test_trial_is_cached(iso):
 # ---------------------------------------------------------------------------
 # The sandbox at work
 # ---------------------------------------------------------------------------
+
 
 def test_venv_usable_while_the_course_folder_is_hidden(iso, work):
     """Hide the whole repository, reveal its .venv: numpy and torch import, the course does not."""
@@ -189,7 +207,7 @@ def test_venv_usable_while_the_course_folder_is_hidden(iso, work):
     out = report(run(iso.wrap(python(code), workdir=work, hide=[ROOT], reveal=[VENV])))
     assert out["sum"] == 3.0 and out["numpy"] and out["torch"]
     assert out["course"] == "hidden"
-    assert out["root"] == [".venv"]          # only the revealed folder's mount point
+    assert out["root"] == [".venv"]  # only the revealed folder's mount point
 
 
 CONNECT = """if True:
@@ -210,8 +228,10 @@ def test_no_network(iso, work):
         code = CONNECT % server.getsockname()[1]
         outside = report(run(python(code)))
         inside = report(run(iso.wrap(python(code), workdir=work)))
-    assert outside["result"] == "connected"                  # the server is reachable here ...
-    assert inside["result"].startswith("ConnectionRefusedError"), inside   # ... but not from the sandbox
+    assert outside["result"] == "connected"  # the server is reachable here ...
+    assert inside["result"].startswith("ConnectionRefusedError"), (
+        inside
+    )  # ... but not from the sandbox
 
     code = """if True:
         import fcntl, json, socket, struct
@@ -250,10 +270,17 @@ WRITE_PROBES = """if True:
 
 def test_writes_only_in_the_work_folder(iso, work):
     tag = uuid.uuid4().hex[:8]
-    existing = [str(ROOT / "pyproject.toml"), "/etc/hostname" if os.path.exists("/etc/hostname")
-                else "/etc/passwd"]
-    new = [str(ROOT / f"probe-{tag}"), f"/etc/probe-{tag}", f"{Path.home()}/probe-{tag}",
-           f"/var/tmp/probe-{tag}", f"/tmp/probe-{tag}"]
+    existing = [
+        str(ROOT / "pyproject.toml"),
+        "/etc/hostname" if os.path.exists("/etc/hostname") else "/etc/passwd",
+    ]
+    new = [
+        str(ROOT / f"probe-{tag}"),
+        f"/etc/probe-{tag}",
+        f"{Path.home()}/probe-{tag}",
+        f"/var/tmp/probe-{tag}",
+        f"/tmp/probe-{tag}",
+    ]
     before = {p: hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in existing}
     argv = python(WRITE_PROBES) + ["|".join(existing), "|".join(new), str(work / "out.txt")]
     try:
@@ -266,7 +293,7 @@ def test_writes_only_in_the_work_folder(iso, work):
     assert {p: hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in existing} == before
     for path in existing + new[:-1]:
         assert out[path] in ("EROFS", "EACCES", "EPERM"), (path, out[path])
-    assert out[f"/tmp/probe-{tag}"] == "ok"                   # the private /tmp is writable ...
+    assert out[f"/tmp/probe-{tag}"] == "ok"  # the private /tmp is writable ...
     assert (work / "out.txt").read_text() == "written inside"  # ... and so is the work folder
 
 
@@ -276,7 +303,7 @@ def test_hidden_folder_and_file(iso, outside):
     secrets.mkdir()
     (secrets / "answer.txt").write_text(SECRET)
     key.write_text(SECRET)
-    work = outside / "work"                    # inside `outside`, which is hidden below
+    work = outside / "work"  # inside `outside`, which is hidden below
     work.mkdir()
     code = """if True:
         import json, os, sys
@@ -297,17 +324,19 @@ def test_hidden_folder_and_file(iso, outside):
                           "outside": sorted(os.listdir(os.path.dirname(key)))}))
     """
     argv = python(code) + [str(secrets), str(key)]
-    control = report(run(iso.wrap(argv, workdir=work)))         # nothing hidden: the secrets show
+    control = report(run(iso.wrap(argv, workdir=work)))  # nothing hidden: the secrets show
     assert control["listing"] == ["answer.txt"] and control["key"] == SECRET
-    (secrets / "planted.py").unlink(missing_ok=True)            # the control could write? must not
+    (secrets / "planted.py").unlink(missing_ok=True)  # the control could write? must not
     assert control["plant"] != "ok"
 
     out = report(run(iso.wrap(argv, workdir=work, hide=[secrets, key])))
     assert out["listing"] == [] and out["key"] == "" and out["plant"] != "ok"
     assert SECRET not in json.dumps(out)
 
-    out = report(run(iso.wrap(argv, workdir=work, hide=[outside])))   # hide the work folder's parent
-    assert out["outside"] == ["work"] and out["listing"] is None and out["key"] == "FileNotFoundError"
+    out = report(run(iso.wrap(argv, workdir=work, hide=[outside])))  # hide the work folder's parent
+    assert (
+        out["outside"] == ["work"] and out["listing"] is None and out["key"] == "FileNotFoundError"
+    )
     assert out["plant"] != "ok"
     assert (work / "from-inside.txt").read_text() == "ok"
     assert not (secrets / "planted.py").exists()
@@ -354,9 +383,11 @@ def test_own_session_pid_namespace_no_capabilities(iso, work, outside):
         }))
     """
     out = report(run(iso.wrap(python(code) + [str(hidden)], workdir=work, hide=[hidden])))
-    assert out["sid"] != os.getsid(0) and out["sid"] in (1, out["pid"])   # a session of its own
-    assert out["pid"] <= 3 and out["ppid"] == 1                         # under bwrap's init in a new PID namespace
-    assert os.getpid() not in out["pids"] and len(out["pids"]) <= 4     # sees none of the host's processes
+    assert out["sid"] != os.getsid(0) and out["sid"] in (1, out["pid"])  # a session of its own
+    assert out["pid"] <= 3 and out["ppid"] == 1  # under bwrap's init in a new PID namespace
+    assert (
+        os.getpid() not in out["pids"] and len(out["pids"]) <= 4
+    )  # sees none of the host's processes
     assert out["cap_eff"] == 0 and out["cap_bnd"] == 0 and out["no_new_privs"] == "1"
     assert out["remount"] != 0 and out["umount"] != 0 and out["listing"] == []
     if "--disable-userns" in iso.namespaces:
@@ -386,17 +417,24 @@ def test_everything_dies_with_the_parent(iso, work, victim):
     if victim == "bwrap":
         proc = subprocess.Popen(wrapped, pass_fds=(write_end,), stdin=subprocess.DEVNULL)
     else:
-        starter = ("import subprocess, sys, time; subprocess.Popen(sys.argv[1:], pass_fds=(%d,), "
-                   "stdin=subprocess.DEVNULL); time.sleep(60)" % write_end)
-        proc = subprocess.Popen([sys.executable, "-c", starter, *wrapped], pass_fds=(write_end,),
-                                stdin=subprocess.DEVNULL)
+        starter = (
+            "import subprocess, sys, time; subprocess.Popen(sys.argv[1:], "
+            f"pass_fds=({write_end},), stdin=subprocess.DEVNULL); time.sleep(60)"
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-c", starter, *wrapped],
+            pass_fds=(write_end,),
+            stdin=subprocess.DEVNULL,
+        )
     os.close(write_end)
     try:
         deadline = time.monotonic() + 30
         while not (work / "ready").exists():
-            assert time.monotonic() < deadline and proc.poll() is None, "the sandboxed child never started"
+            assert time.monotonic() < deadline and proc.poll() is None, (
+                "the sandboxed child never started"
+            )
             time.sleep(0.02)
-        time.sleep(0.1)                     # let the grandchild reach its setsid()
+        time.sleep(0.1)  # let the grandchild reach its setsid()
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         readable, _, _ = select.select([read_end], [], [], 5)

@@ -1,10 +1,10 @@
 """A simulated class graded by real nbgrader: generate, submit, autograde, export."""
+
 from __future__ import annotations
 
 import csv
 
 import pytest
-
 from classroom import answer_ids, make_course, nbgrader, student_notebook, submit
 
 pytestmark = pytest.mark.slow
@@ -15,11 +15,13 @@ def test_a_simulated_class_gets_the_expected_scores(tmp_path):
     root = make_course(tmp_path, ASSIGNMENT)
     ids = answer_ids(root, ASSIGNMENT)
     assert ids == ["rnn_step", "rnn_forward", "rnn_output", "many_to_one_logits"]
-    submit(root, ASSIGNMENT, "alice", student_notebook(root, ASSIGNMENT, None))          # correct
-    submit(root, ASSIGNMENT, "bob", student_notebook(root, ASSIGNMENT, set(ids[:2])))    # half
-    submit(root, ASSIGNMENT, "carol", student_notebook(root, ASSIGNMENT, set()))         # empty
-    submit(root, ASSIGNMENT, "dave", raw='{"cells": [ this is not json')                # broken
-    before = {p: p.read_bytes() for p in (root / "instructor" / "submitted").rglob("*") if p.is_file()}
+    submit(root, ASSIGNMENT, "alice", student_notebook(root, ASSIGNMENT, None))  # correct
+    submit(root, ASSIGNMENT, "bob", student_notebook(root, ASSIGNMENT, set(ids[:2])))  # half
+    submit(root, ASSIGNMENT, "carol", student_notebook(root, ASSIGNMENT, set()))  # empty
+    submit(root, ASSIGNMENT, "dave", raw='{"cells": [ this is not json')  # broken
+    before = {
+        p: p.read_bytes() for p in (root / "instructor" / "submitted").rglob("*") if p.is_file()
+    }
 
     graded = nbgrader(["autograde", ASSIGNMENT, "--force"], root, check=False)
     log = graded.stdout + graded.stderr
@@ -29,7 +31,9 @@ def test_a_simulated_class_gets_the_expected_scores(tmp_path):
     for student in ("alice", "bob", "carol"):
         assert (root / "instructor" / "autograded" / student / ASSIGNMENT / "elman.ipynb").exists()
     assert not (root / "instructor" / "autograded" / "dave" / ASSIGNMENT).exists()
-    after = {p: p.read_bytes() for p in (root / "instructor" / "submitted").rglob("*") if p.is_file()}
+    after = {
+        p: p.read_bytes() for p in (root / "instructor" / "submitted").rglob("*") if p.is_file()
+    }
     assert after == before, "autograding must not modify submissions"
 
     out = root / "grades.csv"

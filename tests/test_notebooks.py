@@ -1,24 +1,36 @@
 """The assignment notebooks: solutions pass everything, released stubs fail every test,
 and exercises/ is exactly what nbgrader makes from solutions/ (with nothing secret in it)."""
+
 from __future__ import annotations
 
 import json
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
-
 from classroom import make_course
-from conftest import (ASSIGNMENTS, HIDDEN_BLOCK, ROOT, nbgrader_meta, notebook_path,
-                      read_notebook, secret_lines)
+from conftest import (
+    ASSIGNMENTS,
+    HIDDEN_BLOCK,
+    ROOT,
+    nbgrader_meta,
+    notebook_path,
+    read_notebook,
+    secret_lines,
+)
+from nbclient import NotebookClient
 
 pytestmark = pytest.mark.slow
 
 
 def execute(path, allow_errors):
     nb = read_notebook(path)
-    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=allow_errors,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": str(path.parent)}},
+    ).execute()
     return nb
 
 
@@ -32,7 +44,9 @@ def test_solutions_run_top_to_bottom_with_every_test_passing(assignment):
     cells = graded_cells(nb)
     assert len(cells) >= 4, "every chapter has at least four graded parts"
     for cell in cells:
-        assert HIDDEN_BLOCK.search(cell.source), f"{nbgrader_meta(cell)['grade_id']} has no hidden tests"
+        assert HIDDEN_BLOCK.search(cell.source), (
+            f"{nbgrader_meta(cell)['grade_id']} has no hidden tests"
+        )
         streams = [o for o in cell.outputs if o.output_type == "stream"]
         assert all(o.name == "stdout" for o in streams), "test cells must not write to stderr"
         # one line per check: the visible one plus every hidden one ran
@@ -49,8 +63,10 @@ def test_released_stubs_fail_every_graded_test(assignment):
 
 
 def _comparable(nb):
-    return [(c.cell_type, c.source, json.dumps(c.metadata.get("nbgrader", {}), sort_keys=True))
-            for c in nb.cells]
+    return [
+        (c.cell_type, c.source, json.dumps(c.metadata.get("nbgrader", {}), sort_keys=True))
+        for c in nb.cells
+    ]
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

@@ -7,6 +7,7 @@ followed by lost points for a known mistake), the notebook's test cell and
 the isolated grader run exactly the declared cases, and the declaration is
 consistent with the reference and the solution.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -14,12 +15,12 @@ import json
 
 import numpy as np
 import pytest
+from conftest import nbgrader_meta, notebook_path, read_notebook, solution_namespace
 
 from autograder import calling
 from autograder.chapters import CHAPTERS
 from autograder.grading.sandbox import build_cases
 from autograder.parts import Case, Part, parts_for
-from conftest import nbgrader_meta, notebook_path, read_notebook, solution_namespace
 
 PARTS = [(c.name, p) for c in CHAPTERS for p in parts_for(c.name)]
 IDS = [f"{a}:{p.grade_id}" for a, p in PARTS]
@@ -62,15 +63,22 @@ def test_the_declaration_is_consistent(assignment, part):
         values = (expected,) if len(part.outputs) == 1 else expected
         assert len(values) == len(part.outputs)
         for out, value in zip(part.outputs, values):
-            for item in (value if out.kind == "arrays" else (value,) if out.kind == "array" else ()):
+            for item in value if out.kind == "arrays" else (value,) if out.kind == "array" else ():
                 if out.kind == "array" or out.axes:
                     assert np.asarray(item).ndim == len(out.axes), (out.name, np.shape(item))
                 if out.time_axis is not None:
                     assert out.axes[out.time_axis] == "time step"
 
-    def shapes(args):   # array shapes, and the values of scalar sizes
-        return tuple(tuple(np.shape(x) for x in v) if isinstance(v, tuple) else
-                     np.shape(v) if isinstance(v, np.ndarray) else v for v in args.values())
+    def shapes(args):  # array shapes, and the values of scalar sizes
+        return tuple(
+            tuple(np.shape(x) for x in v)
+            if isinstance(v, tuple)
+            else np.shape(v)
+            if isinstance(v, np.ndarray)
+            else v
+            for v in args.values()
+        )
+
     sizes = {shapes(part.build(c)[0]) for c in part.hidden}
     assert len(sizes) > 1, "hidden cases should vary the sizes"
 
@@ -89,6 +97,7 @@ def test_the_solution_passes_every_case(assignment, part, capfd):
 def test_the_stub_fails_every_case(assignment, part):
     def stub(*args, **kwargs):
         raise NotImplementedError()
+
     for case in part.cases():
         with pytest.raises(AssertionError, match="not implemented yet"):
             part.check_case(stub, case)
@@ -121,8 +130,9 @@ def test_the_notebook_and_the_grader_run_exactly_the_declared_cases(assignment, 
     nb = read_notebook(notebook_path("solutions", assignment))
     namespace = solution_namespace(assignment)
     ran: dict[str, list[Case]] = {}
-    monkeypatch.setattr(Part, "check_case",
-                        lambda self, fn, case: ran.setdefault(self.grade_id, []).append(case))
+    monkeypatch.setattr(
+        Part, "check_case", lambda self, fn, case: ran.setdefault(self.grade_id, []).append(case)
+    )
     tests = [c for c in nb.cells if nbgrader_meta(c).get("grade")]
     assert [nbgrader_meta(c)["grade_id"] for c in tests] == [p.test_id for p in parts.values()]
     for cell in tests:
@@ -139,8 +149,17 @@ def test_the_notebook_and_the_grader_run_exactly_the_declared_cases(assignment, 
 
 def test_plain_values_cross_the_wire_with_their_types(tmp_path):
     """The isolated grader's I/O: several outputs, scalars of their own type, int/bool arrays."""
-    values = (np.arange(6, dtype=np.int64).reshape(2, 3), np.array([True, False]), 3, 2.5,
-              True, None, np.float64(1.0), [1, 2], np.zeros(2, dtype=np.float32))
+    values = (
+        np.arange(6, dtype=np.int64).reshape(2, 3),
+        np.array([True, False]),
+        3,
+        2.5,
+        True,
+        None,
+        np.float64(1.0),
+        [1, 2],
+        np.zeros(2, dtype=np.float32),
+    )
     desc = calling.encode(calling.plain(values), str(tmp_path), "v")
     back = calling.decode(json.loads(json.dumps(desc)), str(tmp_path))
     assert type(back) is tuple and len(back) == len(values)
@@ -156,17 +175,20 @@ def test_plain_values_cross_the_wire_with_their_types(tmp_path):
 
 # --- the same parts on CUDA (skipped without a GPU) ------------------------------------
 
+
 def _outputs(part, value):
     return (value,) if len(part.outputs) == 1 else tuple(value)
 
 
 @pytest.mark.cuda
 @pytest.mark.parametrize("assignment,part", PARTS, ids=IDS)
-def test_on_cuda_references_agree_with_the_cpu_and_the_checks_still_judge(assignment, part,
-                                                                           monkeypatch, capfd):
+def test_on_cuda_references_agree_with_the_cpu_and_the_checks_still_judge(
+    assignment, part, monkeypatch, capfd
+):
     import torch
 
     from autograder.device import reference_device
+
     for case in part.cases():
         monkeypatch.setenv("RNN_COURSE_DEVICE", "cpu")
         _, cpu = part.build(case)
@@ -186,7 +208,7 @@ def test_on_cuda_references_agree_with_the_cpu_and_the_checks_still_judge(assign
     assert capfd.readouterr().err == ""
     if part.mistakes is not None:
         args, _ = part.build(part.visible[0])
-        for desc, make in part.mistakes(args).items():
+        for make in part.mistakes(args).values():
             value = make()
             if any(_judge(part, c, value) for c in part.visible[:1]):
                 break

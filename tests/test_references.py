@@ -1,5 +1,6 @@
 """References agree with torch.nn and with the textbook formulas (the CUDA comparisons of
 every part's reference are in tests/test_parts.py)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,14 +35,17 @@ def test_elman_references_match_the_formulas_on_cpu(seed):
     np.testing.assert_allclose(step, hs[:, 0], rtol=1e-12, atol=1e-12)
     ys = ref2.rnn_output(hs, c.W_hy, c.b_y, device=CPU)
     np.testing.assert_allclose(ys, hs @ c.W_hy.T + c.b_y, rtol=1e-12, atol=1e-12)
-    logits = ref2.many_to_one_logits(c.x, c.h0, c.W_ih, c.W_hh, c.b_ih, c.b_hh, c.W_hy, c.b_y,
-                                     device=CPU)
+    logits = ref2.many_to_one_logits(
+        c.x, c.h0, c.W_ih, c.W_hh, c.b_ih, c.b_hh, c.W_hy, c.b_y, device=CPU
+    )
     np.testing.assert_allclose(logits, ys[:, -1], rtol=1e-12, atol=1e-12)
 
 
 def test_relu_reference_really_uses_relu():
     c = make_case(3)
-    hs = ref2.rnn_forward(c.x, c.h0, c.W_ih, c.W_hh, c.b_ih, c.b_hh, nonlinearity="relu", device=CPU)
+    hs = ref2.rnn_forward(
+        c.x, c.h0, c.W_ih, c.W_hh, c.b_ih, c.b_hh, nonlinearity="relu", device=CPU
+    )
     assert (hs >= 0).all() and (hs == 0).any()
 
 

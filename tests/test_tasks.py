@@ -1,4 +1,5 @@
 """The synthetic order task does what chapters 1 and 2 say it does."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,8 +35,9 @@ def test_bag_of_words_counts_carry_no_label_information():
     assert gap.max() < 0.05
 
 
-@pytest.mark.parametrize("kwargs,message", [({"marker_span": 1}, "marker_span"),
-                                            ({"vocab_size": 2}, "vocab_size")])
+@pytest.mark.parametrize(
+    "kwargs,message", [({"marker_span": 1}, "marker_span"), ({"vocab_size": 2}, "vocab_size")]
+)
 def test_bad_settings_are_refused_clearly(kwargs, message):
     with pytest.raises(ValueError, match=message):
         order_task(10, **kwargs)

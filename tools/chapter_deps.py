@@ -6,6 +6,7 @@ not re-execute the book. Standard library only (runs before the venv exists).
 
     python3 tools/chapter_deps.py        # one path per line, relative to the repository
 """
+
 from __future__ import annotations
 
 import ast
@@ -50,7 +51,7 @@ def _cell_code(cell: str) -> str:
     lines = cell.splitlines()
     if lines and lines[0].strip() == "---":
         end = next((i for i, line in enumerate(lines[1:], 1) if line.strip() == "---"), 0)
-        lines = lines[end + 1:]
+        lines = lines[end + 1 :]
     while lines and lines[0].startswith(":"):
         lines = lines[1:]
     return "\n".join("pass" if line.lstrip().startswith(("%", "!")) else line for line in lines)

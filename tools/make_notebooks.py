@@ -6,6 +6,7 @@
 
 The sources are deterministic, so running this twice changes nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,9 @@ from autograder.chapters import CHAPTERS, chapter  # noqa: E402
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("assignments", nargs="*")
     parser.add_argument("--check", action="store_true", help="compare only, write nothing")
     parser.add_argument("--no-release", action="store_true", help="do not run nbgrader")
@@ -47,8 +49,9 @@ def main(argv=None) -> int:
             return 1
         return 0
     if not args.no_release:
-        return subprocess.call([sys.executable, "-m", "autograder", "release",
-                                *[c.name for c in chapters]], cwd=ROOT)
+        return subprocess.call(
+            [sys.executable, "-m", "autograder", "release", *[c.name for c in chapters]], cwd=ROOT
+        )
     return 0
 
 

@@ -14,6 +14,7 @@ graded cell before them), so regenerating a notebook changes nothing:
 the sources produce. ``make notebooks`` regenerates ``solutions/`` and then
 ``exercises/`` (``nbgrader generate_assignment``).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -28,8 +29,14 @@ KERNEL = {"display_name": "Python 3 (rnn-course)", "language": "python", "name":
 
 
 def _meta(grade_id, *, grade=False, solution=False, locked=False, points=None):
-    meta = {"grade": grade, "grade_id": grade_id, "locked": locked,
-            "schema_version": 3, "solution": solution, "task": False}
+    meta = {
+        "grade": grade,
+        "grade_id": grade_id,
+        "locked": locked,
+        "schema_version": 3,
+        "solution": solution,
+        "task": False,
+    }
     if points is not None:
         meta["points"] = points
     return {"nbgrader": meta}
@@ -57,30 +64,40 @@ def answer(grade_id, code):
 
 def test_cell(part):
     """The locked test cell of ``part``: its visible cases, then (hidden) the hidden ones."""
-    source = (f"{part.check_name}({part.name})\n"
-              "### BEGIN HIDDEN TESTS\n"
-              f"{part.check_name}({part.name}, hidden=True)\n"
-              "### END HIDDEN TESTS")
-    return new_code_cell(source, metadata=_meta(part.test_id, grade=True, locked=True,
-                                                points=part.points))
+    source = (
+        f"{part.check_name}({part.name})\n"
+        "### BEGIN HIDDEN TESTS\n"
+        f"{part.check_name}({part.name}, hidden=True)\n"
+        "### END HIDDEN TESTS"
+    )
+    return new_code_cell(
+        source, metadata=_meta(part.test_id, grade=True, locked=True, points=part.points)
+    )
 
 
 def imports_cell(chapter, parts, extra: str = ""):
     """The locked setup cell: NumPy and the chapter's checks, one per graded part."""
     names = ", ".join(p.check_name for p in parts)
-    lines = ["import numpy as np", extra.strip("\n"),
-             f"from autograder.checks.{chapter.module} import ({names})"]
+    lines = [
+        "import numpy as np",
+        extra.strip("\n"),
+        f"from autograder.checks.{chapter.module} import ({names})",
+    ]
     return setup("imports", "\n".join(line for line in lines if line))
 
 
 def graded_part(number, part, title, text, solution):
     """Instructions, answer cell and test cell of one graded part, from its declaration."""
-    rule = (f"*Allowed in `{part.name}`: {part.rule_text()} (and Python's standard library). "
-            f"{part.points} points.*")
+    rule = (
+        f"*Allowed in `{part.name}`: {part.rule_text()} (and Python's standard library). "
+        f"{part.points} points.*"
+    )
     header = f"## Part {number} ({part.points} points): {title}\n\n"
-    return [markdown(f"{part.grade_id}_text", header + text.strip("\n") + "\n\n" + rule),
-            answer(part.grade_id, solution),
-            test_cell(part)]
+    return [
+        markdown(f"{part.grade_id}_text", header + text.strip("\n") + "\n\n" + rule),
+        answer(part.grade_id, solution),
+        test_cell(part),
+    ]
 
 
 def how_to(parts) -> str:
@@ -88,8 +105,10 @@ def how_to(parts) -> str:
     kinds = {o.kind for p in parts for o in p.outputs}
     returns = []
     if "array" in kinds:
-        returns.append("exactly a `numpy.ndarray` (not a list, not a torch tensor) of the "
-                       "stated shape and dtype")
+        returns.append(
+            "exactly a `numpy.ndarray` (not a list, not a torch tensor) of the "
+            "stated shape and dtype"
+        )
     if "int" in kinds:
         returns.append("a Python `int` where a count is asked for")
     if "float" in kinds:
@@ -148,8 +167,9 @@ def render(cells) -> str:
             raise ValueError(f"two cells would get the id {cell_id!r}")
         seen.add(cell_id)
         cell["id"] = cell_id
-    nb = new_notebook(cells=cells, metadata={"kernelspec": KERNEL,
-                                             "language_info": {"name": "python"}})
+    nb = new_notebook(
+        cells=cells, metadata={"kernelspec": KERNEL, "language_info": {"name": "python"}}
+    )
     nb["nbformat_minor"] = 5
     nbformat.validate(nb)
     return nbformat.writes(nb) + "\n"

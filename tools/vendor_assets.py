@@ -10,6 +10,7 @@ file there into every page.)
 
     python tools/vendor_assets.py NODE_MODULES OUT_DIR
 """
+
 from __future__ import annotations
 
 import shutil
@@ -19,9 +20,9 @@ from pathlib import Path
 # source (relative to node_modules) -> destination (relative to OUT_DIR/vendor)
 COPIES = {
     "mathjax/es5/tex-chtml.js": "mathjax/tex-chtml.js",
-    "mathjax/es5/output/chtml": "mathjax/output/chtml",       # fonts, loaded relative to the script
+    "mathjax/es5/output/chtml": "mathjax/output/chtml",  # fonts, loaded relative to the script
     "mathjax/es5/input/tex/extensions": "mathjax/input/tex/extensions",  # autoloaded packages
-    "mathjax/es5/ui": "mathjax/ui",                           # the right-click menu, loaded lazily
+    "mathjax/es5/ui": "mathjax/ui",  # the right-click menu, loaded lazily
     "mathjax/es5/a11y": "mathjax/a11y",
     "mathjax/es5/adaptors": "mathjax/adaptors",
     "mathjax/LICENSE": "mathjax/LICENSE",
@@ -37,7 +38,9 @@ def main(node_modules: Path, out: Path) -> None:
     for src, dst in COPIES.items():
         source, dest = node_modules / src, target / dst
         if not source.exists():
-            raise SystemExit(f"vendor_assets: {source} is missing; is vendor/package.json installed?")
+            raise SystemExit(
+                f"vendor_assets: {source} is missing; is vendor/package.json installed?"
+            )
         dest.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
             shutil.copytree(source, dest, ignore=SKIP, dirs_exist_ok=True)

@@ -32,6 +32,7 @@ references run on its GPU. The course gradebook can be PostgreSQL: set
 ``CourseDirectory.db_url`` (``--db-url postgresql://user@host/db``) and
 nbgrader's export and formgrader read it as usual.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,8 +72,10 @@ class Progress:
         width = 30
         filled = int(width * self.done / max(self.total, 1))
         eta_text = f"{eta:5.0f}s" if eta == eta else "    ?"
-        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
-                          f"{rate:6.1f}/min ETA {eta_text} {label[:20]:20s}")
+        self.stream.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
+            f"{rate:6.1f}/min ETA {eta_text} {label[:20]:20s}"
+        )
         if self.done == self.total:
             self.stream.write("\n")
         self.stream.flush()
@@ -91,14 +94,18 @@ def run_local(jobs, bundle, options, workers: int, on_result) -> None:
     """Grade with a local process pool; a crashed worker costs only its submissions."""
     import multiprocessing
     from concurrent.futures.process import BrokenProcessPool
+
     pending = dict(jobs)
     attempts: dict[str, int] = {}
     while pending:
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                 initializer=_worker_init) as pool:
-            futures = {pool.submit(grade_submission, s, files, bundle, options): s
-                       for s, files in pending.items()}
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=_worker_init
+        ) as pool:
+            futures = {
+                pool.submit(grade_submission, s, files, bundle, options): s
+                for s, files in pending.items()
+            }
             for fut in as_completed(futures):
                 student = futures[fut]
                 try:
@@ -107,13 +114,19 @@ def run_local(jobs, bundle, options, workers: int, on_result) -> None:
                     attempts[student] = attempts.get(student, 0) + 1
                     if attempts[student] >= 2:
                         pending.pop(student)
-                        on_result(_error_result(student, sum(bundle.points.values()),
-                                                "grader_crashed"))
+                        on_result(
+                            _error_result(student, sum(bundle.points.values()), "grader_crashed")
+                        )
                     continue
                 except Exception as err:
                     pending.pop(student)
-                    on_result(_error_result(student, sum(bundle.points.values()),
-                                            f"grader_error:{type(err).__name__}"))
+                    on_result(
+                        _error_result(
+                            student,
+                            sum(bundle.points.values()),
+                            f"grader_error:{type(err).__name__}",
+                        )
+                    )
                     continue
                 pending.pop(student)
                 on_result(result)
@@ -126,7 +139,9 @@ def _dask_job(student, files, bundle, options):
 
 def run_dask(jobs, bundle, options, address, gpu: bool | None, on_result) -> None:
     """Grade on an existing Dask distributed cluster (one job per submission)."""
-    from distributed import Client, as_completed as dask_completed
+    from distributed import Client
+    from distributed import as_completed as dask_completed
+
     with Client(address) as client:
         workers = client.scheduler_info().get("workers", {})
         if gpu is None:
@@ -135,35 +150,63 @@ def run_dask(jobs, bundle, options, address, gpu: bool | None, on_result) -> Non
         bundle_future = client.scatter(bundle, broadcast=True, hash=False)
         futures = {}
         for student, files in jobs.items():
-            fut = client.submit(_dask_job, student, files, bundle_future, options,
-                                key=f"grade-{bundle.assignment}-{student}-{time.time_ns()}",
-                                resources=resources, pure=False, retries=1)
+            fut = client.submit(
+                _dask_job,
+                student,
+                files,
+                bundle_future,
+                options,
+                key=f"grade-{bundle.assignment}-{student}-{time.time_ns()}",
+                resources=resources,
+                pure=False,
+                retries=1,
+            )
             futures[fut] = student
         for fut in dask_completed(list(futures)):
             student = futures[fut]
             try:
                 on_result(fut.result())
             except Exception as err:
-                on_result(_error_result(student, sum(bundle.points.values()),
-                                        f"grader_error:{type(err).__name__}"))
+                on_result(
+                    _error_result(
+                        student, sum(bundle.points.values()), f"grader_error:{type(err).__name__}"
+                    )
+                )
 
 
-def grade(root: Path, assignment: str, *, submitted: Path | None = None, out: Path | None = None,
-          workers: int | None = None, scheduler: str | None = None, gpu: bool | None = None,
-          options: Options | None = None, db_url: str | None = None, progress: bool = False,
-          report: bool = True, log=None) -> list[Result]:
+def grade(
+    root: Path,
+    assignment: str,
+    *,
+    submitted: Path | None = None,
+    out: Path | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    gpu: bool | None = None,
+    options: Options | None = None,
+    db_url: str | None = None,
+    progress: bool = False,
+    report: bool = True,
+    log=None,
+) -> list[Result]:
     """Grade every submission of ``assignment``; returns the results sorted by student."""
     from nbgrader.api import Gradebook
 
     from .job import quiet
+
     quiet()
     log = log or (lambda msg: print(msg, file=sys.stderr))
     root = Path(root).resolve()
-    known = [p.name for p in sorted((root / "solutions").iterdir()) if p.is_dir()] \
-        if (root / "solutions").is_dir() else []
+    known = (
+        [p.name for p in sorted((root / "solutions").iterdir()) if p.is_dir()]
+        if (root / "solutions").is_dir()
+        else []
+    )
     if assignment not in known:
-        raise SystemExit(f"grade: unknown assignment {assignment!r}; the known ones are: "
-                         f"{', '.join(known) or '(none)'}")
+        raise SystemExit(
+            f"grade: unknown assignment {assignment!r}; the known ones are: "
+            f"{', '.join(known) or '(none)'}"
+        )
     submitted = Path(submitted) if submitted else root / STATE / "submitted"
     out = Path(out) if out else root / STATE / f"grades-{assignment}.csv"
     options = options or Options()
@@ -171,22 +214,27 @@ def grade(root: Path, assignment: str, *, submitted: Path | None = None, out: Pa
     # Other students' submissions, the grades and the gradebook stay out of the sandbox's sight.
     hidden = [submitted, out.parent, root / STATE]
     if url.startswith("sqlite:///"):
-        hidden.append(Path(url[len("sqlite:///"):]).parent)
+        hidden.append(Path(url[len("sqlite:///") :]).parent)
     options = dataclasses.replace(options, hide=tuple(str(p) for p in hidden) + tuple(options.hide))
     isolation = detect_isolation(options.isolation)
     log(f"grade: isolation of student code: {isolation.detail}")
     bundle = course_gradebook.make_bundle(root, assignment, url)
     if not submitted.is_dir():
-        raise SystemExit(f"grade: the submissions folder {submitted} does not exist "
-                         f"(expected {submitted}/<student_id>/{assignment}/<notebook>.ipynb)")
+        raise SystemExit(
+            f"grade: the submissions folder {submitted} does not exist "
+            f"(expected {submitted}/<student_id>/{assignment}/<notebook>.ipynb)"
+        )
     jobs = course_gradebook.read_submissions(submitted, assignment)
     if not jobs:
-        log(f"grade: no student folders in {submitted} "
-            f"(expected {submitted}/<student_id>/{assignment}/<notebook>.ipynb)")
+        log(
+            f"grade: no student folders in {submitted} "
+            f"(expected {submitted}/<student_id>/{assignment}/<notebook>.ipynb)"
+        )
     bar = Progress(len(jobs), enabled=progress)
     results: list[Result] = []
     start = time.perf_counter()
     with Gradebook(url) as gb:
+
         def on_result(result: Result) -> None:
             course_gradebook.merge_result(gb, root, assignment, result)
             result.files = {}
@@ -201,9 +249,13 @@ def grade(root: Path, assignment: str, *, submitted: Path | None = None, out: Pa
     results.sort(key=lambda r: r.student)
     write_csv(results, out)
     if report:
-        write_report(results, out.with_name(out.stem + "-report.png"),
-                     out.with_name(out.stem + "-report.html"), assignment,
-                     isolation=isolation.detail)
+        write_report(
+            results,
+            out.with_name(out.stem + "-report.png"),
+            out.with_name(out.stem + "-report.html"),
+            assignment,
+            isolation=isolation.detail,
+        )
     log(summary(results, seconds))
     log(f"isolation: {isolation.detail}")
     log(f"grades: {out}")
@@ -211,46 +263,99 @@ def grade(root: Path, assignment: str, *, submitted: Path | None = None, out: Pa
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder grade", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder grade",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("assignment", help="assignment name, e.g. 02-elman")
     parser.add_argument("--root", type=Path, default=ROOT, help="course root")
-    parser.add_argument("--submitted", type=Path,
-                        help="DIR/<student_id>/<assignment>/<notebook>.ipynb "
-                             "(default: the course's instructor/submitted)")
-    parser.add_argument("--out", type=Path, help="CSV to write (default instructor/grades-ASSIGNMENT.csv);"
-                        " the report goes next to it as <stem>-report.{png,html}")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="local worker processes (default: number of cores)")
-    parser.add_argument("--scheduler", help="address of a Dask distributed scheduler, "
-                        "e.g. tcp://head:8786 (instead of the local pool)")
-    parser.add_argument("--gpu", action="store_true", default=None,
-                        help="ask each Dask job for resources={'GPU': 1} (default: when the "
-                             "scheduler has GPU workers)")
-    parser.add_argument("--timeout", type=float, default=300.0,
-                        help="seconds per submission, on top of nbgrader's per-cell timeout")
-    parser.add_argument("--cell-timeout", type=float, default=60.0, help="nbgrader's per-cell timeout")
-    parser.add_argument("--memory", type=float, default=4.0,
-                        help="GiB of address space for the sandbox and for each kernel")
+    parser.add_argument(
+        "--submitted",
+        type=Path,
+        help="DIR/<student_id>/<assignment>/<notebook>.ipynb "
+        "(default: the course's instructor/submitted)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="CSV to write (default instructor/grades-ASSIGNMENT.csv);"
+        " the report goes next to it as <stem>-report.{png,html}",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="local worker processes (default: number of cores)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        help="address of a Dask distributed scheduler, "
+        "e.g. tcp://head:8786 (instead of the local pool)",
+    )
+    parser.add_argument(
+        "--gpu",
+        action="store_true",
+        default=None,
+        help="ask each Dask job for resources={'GPU': 1} (default: when the "
+        "scheduler has GPU workers)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        help="seconds per submission, on top of nbgrader's per-cell timeout",
+    )
+    parser.add_argument(
+        "--cell-timeout", type=float, default=60.0, help="nbgrader's per-cell timeout"
+    )
+    parser.add_argument(
+        "--memory",
+        type=float,
+        default=4.0,
+        help="GiB of address space for the sandbox and for each kernel",
+    )
     parser.add_argument("--db-url", help="gradebook URL (default: the course's SQLite gradebook)")
-    parser.add_argument("--isolated-only", action="store_true",
-                        help="skip nbgrader's in-kernel run (no gradebook scores mismatch check, "
-                             "no autograded notebooks or feedback)")
-    parser.add_argument("--isolation", choices=("auto", "bubblewrap", "none"),
-                        help="how student code is isolated (default: RNN_GRADE_ISOLATION or "
-                             "auto: bubblewrap where it works, else the in-process guard)")
+    parser.add_argument(
+        "--isolated-only",
+        action="store_true",
+        help="skip nbgrader's in-kernel run (no gradebook scores mismatch check, "
+        "no autograded notebooks or feedback)",
+    )
+    parser.add_argument(
+        "--isolation",
+        choices=("auto", "bubblewrap", "none"),
+        help="how student code is isolated (default: RNN_GRADE_ISOLATION or "
+        "auto: bubblewrap where it works, else the in-process guard)",
+    )
     parser.add_argument("--no-feedback", action="store_true", help="do not write feedback")
     parser.add_argument("--no-report", action="store_true", help="do not write the PNG/HTML report")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     mem = int(args.memory * 2**30)
-    options = Options(timeout=args.timeout, cell_timeout=args.cell_timeout,
-                      sandbox_seconds=min(60.0, args.timeout), sandbox_mem=mem, kernel_mem=mem,
-                      run_nbgrader=not args.isolated_only, feedback=not args.no_feedback,
-                      isolation=args.isolation)
-    results = grade(args.root, args.assignment, submitted=args.submitted, out=args.out,
-                    workers=args.workers, scheduler=args.scheduler, gpu=args.gpu, options=options,
-                    db_url=args.db_url, progress=not args.quiet, report=not args.no_report)
+    options = Options(
+        timeout=args.timeout,
+        cell_timeout=args.cell_timeout,
+        sandbox_seconds=min(60.0, args.timeout),
+        sandbox_mem=mem,
+        kernel_mem=mem,
+        run_nbgrader=not args.isolated_only,
+        feedback=not args.no_feedback,
+        isolation=args.isolation,
+    )
+    results = grade(
+        args.root,
+        args.assignment,
+        submitted=args.submitted,
+        out=args.out,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        gpu=args.gpu,
+        options=options,
+        db_url=args.db_url,
+        progress=not args.quiet,
+        report=not args.no_report,
+    )
     return 0 if results else 1
 
 

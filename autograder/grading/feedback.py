@@ -8,6 +8,7 @@ and message of failed tests (no traceback lines, which quote hidden calls),
 and adds a line under each graded cell with the score that counts and, when
 the part failed, the isolated grader's message.
 """
+
 from __future__ import annotations
 
 import re

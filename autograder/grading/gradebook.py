@@ -7,6 +7,7 @@ each result as it arrives (:func:`merge_result`) and copies the autograded and
 feedback files into ``instructor/autograded`` and ``instructor/feedback``, so
 ``nbgrader export`` and the formgrader see a normal nbgrader course.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,6 +25,7 @@ def db_url(root: Path) -> str:
     from traitlets.config import Config
 
     from ..course import configure_nbgrader
+
     c = Config()
     configure_nbgrader(c, root)
     return c.CourseDirectory.db_url
@@ -44,6 +46,7 @@ def ensure_registered(root: Path, assignment: str, url: str) -> None:
     left as committed.
     """
     from nbgrader.api import Gradebook, MissingEntry
+
     with Gradebook(url) as gb:
         try:
             gb.find_assignment(assignment)
@@ -54,25 +57,43 @@ def ensure_registered(root: Path, assignment: str, url: str) -> None:
     import sys
 
     from ..course import nbgrader_env
+
     with tempfile.TemporaryDirectory(prefix="rnn-grade-release-") as tmp:
         proc = subprocess.run(
-            [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
-             f"--CourseDirectory.release_directory={tmp}", f"--CourseDirectory.db_url={url}",
-             f"--CourseDirectory.root={root}"],
-            cwd=root, env=nbgrader_env(), capture_output=True, text=True)
+            [
+                sys.executable,
+                "-m",
+                "nbgrader",
+                "generate_assignment",
+                assignment,
+                "--force",
+                f"--CourseDirectory.release_directory={tmp}",
+                f"--CourseDirectory.db_url={url}",
+                f"--CourseDirectory.root={root}",
+            ],
+            cwd=root,
+            env=nbgrader_env(),
+            capture_output=True,
+            text=True,
+        )
     if proc.returncode:
-        raise SystemExit(f"grade: could not register {assignment} in the gradebook:\n"
-                         f"{(proc.stdout + proc.stderr)[-3000:]}")
+        raise SystemExit(
+            f"grade: could not register {assignment} in the gradebook:\n"
+            f"{(proc.stdout + proc.stderr)[-3000:]}"
+        )
 
 
 def template_db(url: str, assignment: str) -> bytes:
     """The course's gradebook reduced to the assignment's definition (no submissions)."""
     from nbgrader.api import Gradebook
+
     if not url.startswith("sqlite:///"):
         # A server database: build a fresh SQLite copy of the assignment's definition.
-        raise NotImplementedError("template from a non-SQLite gradebook: run `python -m "
-                                  "autograder release` against a local SQLite copy first")
-    src = Path(url[len("sqlite:///"):])
+        raise NotImplementedError(
+            "template from a non-SQLite gradebook: run `python -m "
+            "autograder release` against a local SQLite copy first"
+        )
+    src = Path(url[len("sqlite:///") :])
     with tempfile.TemporaryDirectory() as tmp:
         dst = Path(tmp) / "template.db"
         with sqlite3.connect(src) as a, sqlite3.connect(dst) as b:
@@ -89,14 +110,18 @@ def make_bundle(root: Path, assignment: str, url: str | None = None) -> CourseBu
     url = url or db_url(root)
     name = notebook_name(root, assignment)
     source_dir = root / SOURCE / assignment
-    source_files = {str(p.relative_to(source_dir)): p.read_bytes()
-                    for p in sorted(source_dir.rglob("*")) if p.is_file()
-                    and ".ipynb_checkpoints" not in p.parts and "__pycache__" not in p.parts}
+    source_files = {
+        str(p.relative_to(source_dir)): p.read_bytes()
+        for p in sorted(source_dir.rglob("*"))
+        if p.is_file() and ".ipynb_checkpoints" not in p.parts and "__pycache__" not in p.parts
+    }
     source_nb = json.loads(source_files[name])
     release_path = root / RELEASE / assignment / name
     if not release_path.exists():
-        raise SystemExit(f"{release_path} is missing: run `make notebooks` (or "
-                         f"`python -m autograder release {assignment}`)")
+        raise SystemExit(
+            f"{release_path} is missing: run `make notebooks` (or "
+            f"`python -m autograder release {assignment}`)"
+        )
     ensure_registered(root, assignment, url)
     answer_ids, test_to_part, points = [], {}, {}
     current = None
@@ -109,10 +134,16 @@ def make_bundle(root: Path, assignment: str, url: str | None = None) -> CourseBu
         elif meta.get("grade") and cell.get("cell_type") == "code" and current:
             test_to_part[gid] = current
             points[current] = points.get(current, 0.0) + float(meta.get("points", 0))
-    return CourseBundle(assignment=assignment, notebook=name, source_files=source_files,
-                        release_notebook=release_path.read_bytes(),
-                        template_db=template_db(url, assignment), answer_ids=answer_ids,
-                        test_to_part=test_to_part, points=points)
+    return CourseBundle(
+        assignment=assignment,
+        notebook=name,
+        source_files=source_files,
+        release_notebook=release_path.read_bytes(),
+        template_db=template_db(url, assignment),
+        answer_ids=answer_ids,
+        test_to_part=test_to_part,
+        points=points,
+    )
 
 
 def read_submissions(folder: Path, assignment: str) -> dict[str, dict[str, bytes]]:
@@ -123,7 +154,11 @@ def read_submissions(folder: Path, assignment: str) -> dict[str, dict[str, bytes
         files = {}
         if sub.is_dir():
             for path in sorted(sub.rglob("*")):
-                if path.is_file() and not path.is_symlink() and ".ipynb_checkpoints" not in path.parts:
+                if (
+                    path.is_file()
+                    and not path.is_symlink()
+                    and ".ipynb_checkpoints" not in path.parts
+                ):
                     files[str(path.relative_to(sub))] = path.read_bytes()
         out[student_dir.name] = files
     return out

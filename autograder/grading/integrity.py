@@ -13,6 +13,7 @@ Everything here is static (the notebook is parsed as JSON, nothing is run):
 
 Flags never change a score by themselves: the score comes from the isolated run.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,13 +23,26 @@ GRADED_KEYS = ("grade", "solution", "locked", "points", "task")
 
 SUSPICIOUS = [
     ("course_package", re.compile(r"\bautograder\b|\bcheck_[a-z_]+\s*=")),
-    ("ipython_hooks", re.compile(r"get_ipython|input_transformers|input_splitter|"
-                                 r"set_custom_exc|register_magic|\bevents\.register")),
-    ("patched_testing", re.compile(r"(np|numpy|torch)\.testing\.\w+\s*=|"
-                                   r"\b(np|numpy|torch)\.(allclose|array_equal|isclose)\s*=|"
-                                   r"assert_allclose\s*=|setattr\s*\(\s*(np|numpy|torch)\b")),
+    (
+        "ipython_hooks",
+        re.compile(
+            r"get_ipython|input_transformers|input_splitter|"
+            r"set_custom_exc|register_magic|\bevents\.register"
+        ),
+    ),
+    (
+        "patched_testing",
+        re.compile(
+            r"(np|numpy|torch)\.testing\.\w+\s*=|"
+            r"\b(np|numpy|torch)\.(allclose|array_equal|isclose)\s*=|"
+            r"assert_allclose\s*=|setattr\s*\(\s*(np|numpy|torch)\b"
+        ),
+    ),
     ("sys_modules", re.compile(r"sys\.modules|__import__|\bimportlib\b|\bbuiltins\b")),
-    ("process_exit", re.compile(r"\bos\._exit\b|\b_exit\s*\(|\bos\.kill\b|sys\.exit|\bexit\s*\(\s*\)|quit\s*\(")),
+    (
+        "process_exit",
+        re.compile(r"\bos\._exit\b|\b_exit\s*\(|\bos\.kill\b|sys\.exit|\bexit\s*\(\s*\)|quit\s*\("),
+    ),
     ("always_equal", re.compile(r"def\s+__eq__|__eq__\s*=")),
     ("fake_success", re.compile(r"print\s*\(.*(correct \(seed|passed|success|all tests)", re.I)),
     ("ctypes", re.compile(r"\bctypes\b")),
@@ -100,8 +114,11 @@ def notebook_flags(student: dict, release: dict) -> list[str]:
         mine = found[0]
         if any(nbgrader_meta(mine).get(k) != meta.get(k) for k in GRADED_KEYS):
             flags.append(f"edited_metadata:{gid}")
-        if protected and cell.get("cell_type") == "code" and \
-                _norm(source_of(mine)) != _norm(source_of(cell)):
+        if (
+            protected
+            and cell.get("cell_type") == "code"
+            and _norm(source_of(mine)) != _norm(source_of(cell))
+        ):
             flags.append(f"edited_cell:{gid}")
     for gid, cells in by_id.items():
         if gid not in release_ids:
@@ -109,10 +126,14 @@ def notebook_flags(student: dict, release: dict) -> list[str]:
             if meta.get("grade") or meta.get("locked") or meta.get("solution"):
                 flags.append(f"extra_graded_cell:{gid}")
     # Re-pointed: the graded ids are all there but in another order (an id moved to another cell).
-    order = [g for g, c in released if nbgrader_meta(c).get("grade") or nbgrader_meta(c).get("solution")]
+    order = [
+        g for g, c in released if nbgrader_meta(c).get("grade") or nbgrader_meta(c).get("solution")
+    ]
     seen = [g for g in (nbgrader_meta(c).get("grade_id") for c in student["cells"]) if g in order]
-    if not any(f.startswith(("deleted_cell", "missing_answer", "duplicate")) for f in flags) \
-            and seen != order:
+    if (
+        not any(f.startswith(("deleted_cell", "missing_answer", "duplicate")) for f in flags)
+        and seen != order
+    ):
         flags.append("repointed_cells")
     return flags
 
@@ -123,9 +144,14 @@ def _strip_comments(text: str) -> str:
 
 def student_code(student: dict, release: dict) -> list[tuple[str, str]]:
     """(label, source) of every code cell the student wrote: answers and added cells."""
-    locked = {nbgrader_meta(c).get("grade_id") for c in release["cells"]
-              if nbgrader_meta(c).get("locked") or nbgrader_meta(c).get("grade")}
-    released_sources = {_norm(source_of(c)) for c in release["cells"] if c.get("cell_type") == "code"}
+    locked = {
+        nbgrader_meta(c).get("grade_id")
+        for c in release["cells"]
+        if nbgrader_meta(c).get("locked") or nbgrader_meta(c).get("grade")
+    }
+    released_sources = {
+        _norm(source_of(c)) for c in release["cells"] if c.get("cell_type") == "code"
+    }
     out = []
     for index, cell in enumerate(student["cells"]):
         if cell.get("cell_type") != "code":

@@ -62,6 +62,7 @@ line is left as it is, and only the in-process guard of the child remains. The
 ``detail`` line says why, so that a report never claims isolation it did not
 have.
 """
+
 from __future__ import annotations
 
 import os
@@ -69,9 +70,9 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 #: Environment variable that picks the mode of :func:`detect` ("auto", "bubblewrap", "none").
 MODE_ENV = "RNN_GRADE_ISOLATION"
@@ -108,8 +109,14 @@ class Isolation:
     namespaces: tuple[str, ...] = _NAMESPACE_CHOICES[0]
     tmpfs_bytes: int = TMPFS_BYTES
 
-    def wrap(self, argv: list[str], *, workdir: str | Path, hide: Sequence[str | Path] = (),
-             reveal: Sequence[str | Path] = ()) -> list[str]:
+    def wrap(
+        self,
+        argv: list[str],
+        *,
+        workdir: str | Path,
+        hide: Sequence[str | Path] = (),
+        reveal: Sequence[str | Path] = (),
+    ) -> list[str]:
         """The command line that runs ``argv`` isolated.
 
         - kind ``"none"``: ``argv`` unchanged (a copy).
@@ -143,20 +150,37 @@ class Isolation:
         # Inside the private /tmp, or inside another hidden folder, a path is out of sight
         # already (and its mount point would not exist in the empty tmpfs).
         covers = ["/tmp", *[h for h in hidden if os.path.isdir(h)]]
-        hidden = [h for h in hidden
-                  if not any(h != c and h.startswith(os.path.join(c, "")) for c in covers)
-                  and h != "/tmp"]
+        hidden = [
+            h
+            for h in hidden
+            if not any(h != c and h.startswith(os.path.join(c, "")) for c in covers) and h != "/tmp"
+        ]
         revealed = _existing(reveal)
 
-        cmd = [self.binary, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-               "--size", str(self.tmpfs_bytes), "--tmpfs", "/tmp",
-               "--size", str(self.tmpfs_bytes), "--tmpfs", "/dev/shm"]
+        cmd = [
+            self.binary,
+            "--ro-bind",
+            "/",
+            "/",
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+            "--size",
+            str(self.tmpfs_bytes),
+            "--tmpfs",
+            "/tmp",
+            "--size",
+            str(self.tmpfs_bytes),
+            "--tmpfs",
+            "/dev/shm",
+        ]
         hidden_dirs = []
         for path in hidden:
             if os.path.isdir(path):
                 cmd += ["--tmpfs", path]
                 hidden_dirs.append(path)
-            else:   # a file (or socket, fifo, ...): /dev/null reads empty, swallows writes
+            else:  # a file (or socket, fifo, ...): /dev/null reads empty, swallows writes
                 cmd += ["--dev-bind", "/dev/null", path]
         for path in revealed:
             cmd += ["--ro-bind", path, path]
@@ -168,11 +192,22 @@ class Isolation:
         for path in hidden_dirs:
             if path not in on_top:
                 cmd += ["--remount-ro", path]
-        cmd += [*self.namespaces, "--cap-drop", "ALL", "--die-with-parent", "--new-session",
-                "--chdir", work, "--", *map(str, argv)]
+        cmd += [
+            *self.namespaces,
+            "--cap-drop",
+            "ALL",
+            "--die-with-parent",
+            "--new-session",
+            "--chdir",
+            work,
+            "--",
+            *map(str, argv),
+        ]
         return cmd
 
-    def describe(self, *, hide: Sequence[str | Path] = (), reveal: Sequence[str | Path] = ()) -> str:
+    def describe(
+        self, *, hide: Sequence[str | Path] = (), reveal: Sequence[str | Path] = ()
+    ) -> str:
         """``detail``, naming the paths that :meth:`wrap` with these arguments hides and reveals."""
         if self.kind != "bubblewrap":
             return self.detail
@@ -196,12 +231,15 @@ def _existing(paths: Sequence[str | Path]) -> list[str]:
     return out
 
 
-def _bubblewrap_detail(version: str, namespaces: tuple[str, ...], tmpfs_bytes: int,
-                       userns_problem: str = "") -> str:
+def _bubblewrap_detail(
+    version: str, namespaces: tuple[str, ...], tmpfs_bytes: int, userns_problem: str = ""
+) -> str:
     extra = ", no new user namespaces" if "--disable-userns" in namespaces else ""
-    line = (f"{version}: no network, read-only file system except the work folder, "
-            f"private /tmp and /dev/shm ({tmpfs_bytes // 2**20} MiB each), {_HIDDEN_PLACEHOLDER}; "
-            f"own session, own PID namespace, no capabilities{extra}, dies with its parent")
+    line = (
+        f"{version}: no network, read-only file system except the work folder, "
+        f"private /tmp and /dev/shm ({tmpfs_bytes // 2**20} MiB each), {_HIDDEN_PLACEHOLDER}; "
+        f"own session, own PID namespace, no capabilities{extra}, dies with its parent"
+    )
     if userns_problem:
         line += f" (new user namespaces not blocked: {userns_problem})"
     return line
@@ -211,7 +249,7 @@ def _bubblewrap_detail(version: str, namespaces: tuple[str, ...], tmpfs_bytes: i
 # Detection
 # ---------------------------------------------------------------------------
 
-_cache: dict[str, Isolation | str] = {}    # binary -> working Isolation, or why it does not work
+_cache: dict[str, Isolation | str] = {}  # binary -> working Isolation, or why it does not work
 _lock = threading.Lock()
 
 
@@ -230,8 +268,9 @@ def detect(mode: str | None = None) -> Isolation:
     """
     chosen = (os.environ.get(MODE_ENV, "") if mode is None else mode).strip().lower() or "auto"
     if chosen not in MODES:
-        raise ValueError(f"isolation mode {chosen!r} is not one of {', '.join(MODES)} "
-                         f"(argument or ${MODE_ENV})")
+        raise ValueError(
+            f"isolation mode {chosen!r} is not one of {', '.join(MODES)} (argument or ${MODE_ENV})"
+        )
     if chosen == "none":
         source = "asked for" if mode is not None else f"{MODE_ENV}=none"
         return Isolation("none", f"none: no OS isolation ({source}); the in-process guard only")
@@ -261,8 +300,10 @@ def _find_binary() -> tuple[str | None, str]:
         return on_path, ""
     if os.path.isfile(DEFAULT_BINARY) and os.access(DEFAULT_BINARY, os.X_OK):
         return DEFAULT_BINARY, ""
-    return None, (f"no bwrap on PATH nor at {DEFAULT_BINARY}; install bubblewrap "
-                  f"(apt-get install bubblewrap) or set {BINARY_ENV}")
+    return None, (
+        f"no bwrap on PATH nor at {DEFAULT_BINARY}; install bubblewrap "
+        f"(apt-get install bubblewrap) or set {BINARY_ENV}"
+    )
 
 
 def _bubblewrap() -> Isolation | str:
@@ -290,8 +331,12 @@ def _trial(binary: str) -> Isolation | str:
             problem = _run_trial(iso.wrap([true], workdir=work, hide=[folder, file]))
             if not problem:
                 userns = failures[0] if failures else ""
-                return Isolation("bubblewrap", _bubblewrap_detail(version, namespaces, TMPFS_BYTES, userns),
-                                 binary=binary, namespaces=namespaces)
+                return Isolation(
+                    "bubblewrap",
+                    _bubblewrap_detail(version, namespaces, TMPFS_BYTES, userns),
+                    binary=binary,
+                    namespaces=namespaces,
+                )
             failures.append(problem)
     reason = f"{binary} ({version}) does not start a sandbox: {failures[-1]}"
     if failures[0] != failures[-1]:
@@ -300,10 +345,11 @@ def _trial(binary: str) -> Isolation | str:
 
 
 def _run_trial(cmd: list[str]) -> str:
-    """"" when ``cmd`` exits 0 in time, else a one-line description of what went wrong."""
+    """ "" when ``cmd`` exits 0 in time, else a one-line description of what went wrong."""
     try:
-        done = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, timeout=TRIAL_SECONDS)
+        done = subprocess.run(
+            cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=TRIAL_SECONDS
+        )
     except subprocess.TimeoutExpired:
         return f"the trial run took more than {TRIAL_SECONDS:g} s"
     except OSError as exc:
@@ -316,15 +362,27 @@ def _run_trial(cmd: list[str]) -> str:
 
 def _version(binary: str) -> str:
     try:
-        out = subprocess.run([binary, "--version"], stdin=subprocess.DEVNULL, capture_output=True,
-                             timeout=TRIAL_SECONDS, text=True).stdout.strip()
+        out = subprocess.run(
+            [binary, "--version"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=TRIAL_SECONDS,
+            text=True,
+        ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         out = ""
     return out.splitlines()[0] if out else "bubblewrap (version unknown)"
 
 
-_USERNS_WORDS = ("namespace", "uid map", "uid_map", "setgroups", "operation not permitted",
-                 "permission denied", "no space left")
+_USERNS_WORDS = (
+    "namespace",
+    "uid map",
+    "uid_map",
+    "setgroups",
+    "operation not permitted",
+    "permission denied",
+    "no space left",
+)
 
 
 def _userns_hint(message: str) -> str:
@@ -332,9 +390,11 @@ def _userns_hint(message: str) -> str:
     if not any(word in message.lower() for word in _USERNS_WORDS):
         return ""
     switches = []
-    for name, bad in (("user/max_user_namespaces", "0"),
-                      ("kernel/unprivileged_userns_clone", "0"),
-                      ("kernel/apparmor_restrict_unprivileged_userns", "1")):
+    for name, bad in (
+        ("user/max_user_namespaces", "0"),
+        ("kernel/unprivileged_userns_clone", "0"),
+        ("kernel/apparmor_restrict_unprivileged_userns", "1"),
+    ):
         try:
             value = Path("/proc/sys", name).read_text().strip()
         except OSError:
@@ -344,5 +404,7 @@ def _userns_hint(message: str) -> str:
     hint = "; user namespaces look switched off"
     if switches:
         return f"{hint} ({', '.join(switches)})"
-    return (f"{hint} or forbidden (a container's seccomp or AppArmor profile can forbid them; "
-            f"allow them to the grader, or set {MODE_ENV}=none to grade without OS isolation)")
+    return (
+        f"{hint} or forbidden (a container's seccomp or AppArmor profile can forbid them; "
+        f"allow them to the grader, or set {MODE_ENV}=none to grade without OS isolation)"
+    )

@@ -21,6 +21,7 @@ Per submission:
 
 This process never runs student code: the kernel and the sandbox are children.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -44,25 +45,26 @@ HIDDEN = "### BEGIN HIDDEN TESTS"
 @dataclass
 class CourseBundle:
     """Everything a worker needs about the assignment, as plain data."""
+
     assignment: str
-    notebook: str                       # file name, e.g. "elman.ipynb"
-    source_files: dict[str, bytes]      # relative path -> bytes (solutions/<assignment>/)
+    notebook: str  # file name, e.g. "elman.ipynb"
+    source_files: dict[str, bytes]  # relative path -> bytes (solutions/<assignment>/)
     release_notebook: bytes
-    template_db: bytes                  # gradebook with the assignment and no submissions
+    template_db: bytes  # gradebook with the assignment and no submissions
     answer_ids: list[str]
-    test_to_part: dict[str, str]        # graded cell id -> answer cell id
-    points: dict[str, float]            # answer cell id -> points of its graded cell
+    test_to_part: dict[str, str]  # graded cell id -> answer cell id
+    points: dict[str, float]  # answer cell id -> points of its graded cell
 
 
 @dataclass
 class Options:
-    timeout: float = 300.0             # per submission (sandbox + nbgrader together)
-    cell_timeout: float = 60.0         # nbgrader's per-cell timeout
+    timeout: float = 300.0  # per submission (sandbox + nbgrader together)
+    cell_timeout: float = 60.0  # nbgrader's per-cell timeout
     sandbox_seconds: float = 60.0
     sandbox_mem: int = 4 * 2**30
     kernel_mem: int = 6 * 2**30
-    isolation: str | None = None       # "auto" | "bubblewrap" | "none" (RNN_GRADE_ISOLATION)
-    hide: tuple = ()                   # more folders the student's code must not see
+    isolation: str | None = None  # "auto" | "bubblewrap" | "none" (RNN_GRADE_ISOLATION)
+    hide: tuple = ()  # more folders the student's code must not see
     run_nbgrader: bool = True
     feedback: bool = True
 
@@ -76,18 +78,23 @@ class Result:
     flags: list[str] = field(default_factory=list)
     parts: dict[str, dict] = field(default_factory=dict)
     kernel_score: float | None = None
-    grades: list[dict] = field(default_factory=list)       # for the gradebook merge
+    grades: list[dict] = field(default_factory=list)  # for the gradebook merge
     comments: list[dict] = field(default_factory=list)
     timestamp: str | None = None
-    files: dict[str, bytes] = field(default_factory=dict)   # "autograded/..." / "feedback/..."
+    files: dict[str, bytes] = field(default_factory=dict)  # "autograded/..." / "feedback/..."
     timings: dict[str, float] = field(default_factory=dict)
     log: str = ""
     isolation: str = ""
 
 
 _KERNEL_DIR: str | None = None
-KERNEL_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-              "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+KERNEL_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MPLBACKEND": "Agg",
+    "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+}
 
 
 def _kernel_spec_dir(kernel_mem: int) -> str:
@@ -95,16 +102,27 @@ def _kernel_spec_dir(kernel_mem: int) -> str:
     global _KERNEL_DIR
     if _KERNEL_DIR is None or not os.path.isdir(_KERNEL_DIR):
         import sys
+
         folder = Path(tempfile.mkdtemp(prefix="rnn-grade-kernels-"))
         spec = folder / "kernels" / "python3"
         spec.mkdir(parents=True)
-        (spec / "kernel.json").write_text(json.dumps({
-            "argv": [sys.executable, "-m", "autograder.grading.kernel_launcher",
-                     "-f", "{connection_file}", "--IPKernelApp.log_level=ERROR"],
-            "display_name": "Python 3 (graded, limited)",
-            "language": "python",
-            "env": dict(KERNEL_ENV),
-        }))
+        (spec / "kernel.json").write_text(
+            json.dumps(
+                {
+                    "argv": [
+                        sys.executable,
+                        "-m",
+                        "autograder.grading.kernel_launcher",
+                        "-f",
+                        "{connection_file}",
+                        "--IPKernelApp.log_level=ERROR",
+                    ],
+                    "display_name": "Python 3 (graded, limited)",
+                    "language": "python",
+                    "env": dict(KERNEL_ENV),
+                }
+            )
+        )
         _KERNEL_DIR = str(folder)
     os.environ["JUPYTER_PATH"] = _KERNEL_DIR
     os.environ["RNN_GRADE_KERNEL_MEM"] = str(int(kernel_mem))
@@ -117,6 +135,7 @@ def quiet() -> None:
     """Keep nbgrader's and SQLAlchemy's warnings out of the grader's output."""
     import logging
     import warnings
+
     warnings.filterwarnings("ignore", module="nbgrader")
     warnings.filterwarnings("ignore", message=".*not in session.*")
     logging.getLogger("traitlets").setLevel(logging.ERROR)
@@ -130,6 +149,7 @@ def warm_up() -> None:
 
     from ..chapters import CHAPTERS
     from ..parts import parts_for
+
     for chapter in CHAPTERS:
         parts_for(chapter.name)
     torch.set_num_threads(1)
@@ -141,8 +161,12 @@ def _isolated(result: Result, bundle: CourseBundle, nb: dict, options: Options) 
     cells = notebook_cells(nb, parts)
     # One start of the sandbox may be stopped (a hang); more starts finish the other parts.
     per_run = min(options.sandbox_seconds, options.timeout / 4)
-    limits = Limits(wall_seconds=per_run, total_seconds=min(options.timeout / 2, 3 * per_run),
-                    cell_seconds=min(20.0, per_run / 2), mem_bytes=options.sandbox_mem)
+    limits = Limits(
+        wall_seconds=per_run,
+        total_seconds=min(options.timeout / 2, 3 * per_run),
+        cell_seconds=min(20.0, per_run / 2),
+        mem_bytes=options.sandbox_mem,
+    )
     isolation = detect_isolation(options.isolation)
     run = run_isolated(cells, parts, cases, limits, isolation, hide=options.hide)
     result.isolation = isolation.kind
@@ -150,8 +174,11 @@ def _isolated(result: Result, bundle: CourseBundle, nb: dict, options: Options) 
     for part in parts:
         ok, message, broke = verdict[part.grade_id]
         points = bundle.points.get(part.grade_id, 0.0)
-        result.parts[part.grade_id] = {"points": points, "isolated": points if ok else 0.0,
-                                       "message": message}
+        result.parts[part.grade_id] = {
+            "points": points,
+            "isolated": points if ok else 0.0,
+            "message": message,
+        }
         if broke:
             result.flags.append(f"rule_broken:{part.grade_id}")
     result.score = sum(p["isolated"] for p in result.parts.values())
@@ -165,8 +192,12 @@ def _isolated(result: Result, bundle: CourseBundle, nb: dict, options: Options) 
     for label in run.skipped:
         result.flags.append(f"stopped:{part_of.get(label, label)}")
     messages = list(run.cell_errors.items())
-    messages += [(g, o.stopped or o.error) for g, outs in run.outcomes.items() for o in outs
-                 if o.stopped or o.error]
+    messages += [
+        (g, o.stopped or o.error)
+        for g, outs in run.outcomes.items()
+        for o in outs
+        if o.stopped or o.error
+    ]
     for gid, err in messages:
         if "out of memory" in err or "MemoryError" in err:
             result.flags.append(f"out_of_memory:{gid}")
@@ -195,13 +226,15 @@ def _config(root: Path, options: Options, notes: dict[str, str]):
 
     from ..course import configure_nbgrader
     from .feedback import IsolatedFeedback
+
     c = Config()
     configure_nbgrader(c, root)
     c.Execute.timeout = int(max(1, min(options.cell_timeout, options.timeout)))
     c.Execute.kernel_name = "python3"
     c.Execute.startup_timeout = 120
-    from nbgrader.preprocessors import GetGrades
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from nbgrader.preprocessors import GetGrades
+
     c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, IsolatedFeedback]
     c.IsolatedFeedback.notes = notes
     return c
@@ -209,6 +242,7 @@ def _config(root: Path, options: Options, notes: dict[str, str]):
 
 def _kill_children(exclude: set[int]) -> None:
     import psutil
+
     for child in psutil.Process().children(recursive=True):
         if child.pid in exclude:
             continue
@@ -218,8 +252,13 @@ def _kill_children(exclude: set[int]) -> None:
             pass
 
 
-def _nbgrader(result: Result, bundle: CourseBundle, files: dict[str, bytes], options: Options,
-              remaining: float) -> None:
+def _nbgrader(
+    result: Result,
+    bundle: CourseBundle,
+    files: dict[str, bytes],
+    options: Options,
+    remaining: float,
+) -> None:
     import psutil
     from nbgrader.api import Gradebook
     from nbgrader.apps.api import NbGraderAPI
@@ -283,11 +322,13 @@ def _nbgrader(result: Result, bundle: CourseBundle, files: dict[str, bytes], opt
                 grade = gb.find_grade(test_id, nb_id, bundle.assignment, result.student)
                 grade.auto_score = float(info["isolated"])
                 grade.needs_manual_grade = False
-                note = (f"Isolated grading: {info['isolated']:g}/{info.get('points', 0):g}."
-                        + (f"\n{info['message']}" if info.get("message") else ""))
+                note = f"Isolated grading: {info['isolated']:g}/{info.get('points', 0):g}." + (
+                    f"\n{info['message']}" if info.get("message") else ""
+                )
                 notes[test_id] = note
-                result.grades.append({"notebook": nb_id, "cell": test_id,
-                                      "auto_score": float(info["isolated"])})
+                result.grades.append(
+                    {"notebook": nb_id, "cell": test_id, "auto_score": float(info["isolated"])}
+                )
             for part_id in bundle.answer_ids:
                 info = result.parts.get(part_id, {})
                 comment_text = info.get("message") or None
@@ -296,8 +337,9 @@ def _nbgrader(result: Result, bundle: CourseBundle, files: dict[str, bytes], opt
                     comment.auto_comment = comment_text
                 except Exception:
                     pass
-                result.comments.append({"notebook": nb_id, "cell": part_id,
-                                        "auto_comment": comment_text})
+                result.comments.append(
+                    {"notebook": nb_id, "cell": part_id, "auto_comment": comment_text}
+                )
             if sub.timestamp:
                 result.timestamp = sub.timestamp.isoformat()
             gb.db.commit()
@@ -318,8 +360,9 @@ def _nbgrader(result: Result, bundle: CourseBundle, files: dict[str, bytes], opt
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def grade_submission(student: str, files: dict[str, bytes], bundle: CourseBundle,
-                     options: Options | None = None) -> Result:
+def grade_submission(
+    student: str, files: dict[str, bytes], bundle: CourseBundle, options: Options | None = None
+) -> Result:
     """Grade one student's submission folder (``files``: relative path -> bytes)."""
     options = options or Options()
     quiet()
@@ -341,7 +384,7 @@ def grade_submission(student: str, files: dict[str, bytes], bundle: CourseBundle
         result.flags += integrity.notebook_flags(nb, release)
         result.flags += integrity.suspicious_flags(integrity.student_code(nb, release))
         if options.run_nbgrader:
-            zygote.start(KERNEL_ENV)   # its imports overlap with the isolated run
+            zygote.start(KERNEL_ENV)  # its imports overlap with the isolated run
         _isolated(result, bundle, nb, options)
         if options.run_nbgrader:
             remaining = options.timeout - (time.perf_counter() - start)

@@ -15,6 +15,7 @@ stands in for it (jupyter_client's signals are forwarded to the kernel, and it
 exits with the kernel's status). Without a zygote, or if it does not answer,
 the kernel starts here as before.
 """
+
 import os
 import resource
 import sys
@@ -26,6 +27,7 @@ def _from_zygote(mem: int):
         return None
     try:
         from autograder.grading import zygote
+
         return zygote, zygote.request_kernel(path, sys.argv[1:], mem)
     except Exception:
         return None
@@ -41,7 +43,8 @@ if __name__ == "__main__":
         code = zygote.stand_in(sock, pid)
         if code < 0:
             import signal
-            try:   # SIGKILL and SIGSTOP cannot be caught, so they have no handler to reset
+
+            try:  # SIGKILL and SIGSTOP cannot be caught, so they have no handler to reset
                 signal.signal(-code, signal.SIG_DFL)
             except (OSError, ValueError):
                 pass
@@ -53,4 +56,5 @@ if __name__ == "__main__":
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     from ipykernel import kernelapp as app
+
     app.launch_new_instance()

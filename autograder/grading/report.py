@@ -1,4 +1,5 @@
 """The grader's outputs for instructors: the CSV, a printed summary, a PNG + HTML report."""
+
 from __future__ import annotations
 
 import csv
@@ -46,14 +47,18 @@ def failure_counts(results: list[Result]) -> Counter:
 def summary(results: list[Result], seconds: float) -> str:
     graded = [r for r in results if r.status == "graded"]
     flagged = [r for r in results if r.flags]
-    lines = [f"{len(results)} submissions in {seconds:.1f} s "
-             f"({60 * len(results) / max(seconds, 1e-9):.1f}/min): {len(graded)} graded, "
-             f"{len(results) - len(graded)} errors, {len(flagged)} flagged"]
+    lines = [
+        f"{len(results)} submissions in {seconds:.1f} s "
+        f"({60 * len(results) / max(seconds, 1e-9):.1f}/min): {len(graded)} graded, "
+        f"{len(results) - len(graded)} errors, {len(flagged)} flagged"
+    ]
     if graded:
         scores = sorted(r.score for r in graded)
         mean = sum(scores) / len(scores)
-        lines.append(f"score: mean {mean:.2f} / {graded[0].max_score:g}, "
-                     f"median {scores[len(scores) // 2]:g}, min {scores[0]:g}, max {scores[-1]:g}")
+        lines.append(
+            f"score: mean {mean:.2f} / {graded[0].max_score:g}, "
+            f"median {scores[len(scores) // 2]:g}, min {scores[0]:g}, max {scores[-1]:g}"
+        )
     mismatches = [r.student for r in results if "score_mismatch" in r.flags]
     if mismatches:
         lines.append(f"in-kernel and isolated scores disagree for: {', '.join(sorted(mismatches))}")
@@ -64,10 +69,12 @@ def summary(results: list[Result], seconds: float) -> str:
     return "\n".join(lines)
 
 
-def write_report(results: list[Result], png: Path, page: Path, assignment: str,
-                 isolation: str = "") -> None:
+def write_report(
+    results: list[Result], png: Path, page: Path, assignment: str, isolation: str = ""
+) -> None:
     """Score histogram per graded part (+ total) as a PNG, and an HTML page around it."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -94,7 +101,9 @@ def write_report(results: list[Result], png: Path, page: Path, assignment: str,
 
     counts = failure_counts(results).most_common(20)
     flags = Counter(f.split(":")[0] for r in results for f in r.flags).most_common()
-    rows = "".join(f"<tr><td>{n}</td><td><code>{html.escape(m)}</code></td></tr>" for m, n in counts)
+    rows = "".join(
+        f"<tr><td>{n}</td><td><code>{html.escape(m)}</code></td></tr>" for m, n in counts
+    )
     flag_rows = "".join(f"<tr><td>{n}</td><td>{html.escape(f)}</td></tr>" for f, n in flags)
     Path(page).write_text(
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(assignment)} "
@@ -104,4 +113,5 @@ def write_report(results: list[Result], png: Path, page: Path, assignment: str,
         f"<img src='{html.escape(Path(png).name)}' alt='score histograms'>"
         f"<h2>Most common failure messages</h2><table><tr><th>count</th><th>message</th></tr>{rows}</table>"
         f"<h2>Flags</h2><table><tr><th>count</th><th>flag</th></tr>{flag_rows}</table>"
-        f"</body></html>\n")
+        f"</body></html>\n"
+    )

@@ -15,6 +15,7 @@ so the verdicts and the messages are the notebook's.
 
 No student code ever runs in this process.
 """
+
 from __future__ import annotations
 
 import ast
@@ -41,24 +42,39 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 #: Imports refused inside the sandbox: escape hatches and the grading stack itself.
 BLOCKED_IMPORTS = (
-    "ctypes", "_ctypes", "cffi", "IPython", "ipykernel", "nbgrader", "nbformat", "nbclient",
-    "subprocess", "_posixsubprocess", "multiprocessing", "socket", "_socket", "pty", "dask",
-    "distributed", "pip", "setuptools",
+    "ctypes",
+    "_ctypes",
+    "cffi",
+    "IPython",
+    "ipykernel",
+    "nbgrader",
+    "nbformat",
+    "nbclient",
+    "subprocess",
+    "_posixsubprocess",
+    "multiprocessing",
+    "socket",
+    "_socket",
+    "pty",
+    "dask",
+    "distributed",
+    "pip",
+    "setuptools",
 )
 MAX_RESULT_BYTES = 64 * 2**20
 
 
 @dataclass
 class Limits:
-    wall_seconds: float = 30.0        # one start of the child
-    total_seconds: float = 90.0       # all restarts together
+    wall_seconds: float = 30.0  # one start of the child
+    total_seconds: float = 90.0  # all restarts together
     cell_seconds: float = 20.0
     mem_bytes: int = 4 * 2**30
 
 
 @dataclass
 class IsolatedRun:
-    outcomes: dict[str, list[calling.Outcome]] = field(default_factory=dict)   # gid -> per case
+    outcomes: dict[str, list[calling.Outcome]] = field(default_factory=dict)  # gid -> per case
     cell_errors: dict[str, str] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
     timed_out: bool = False
@@ -72,8 +88,15 @@ class IsolatedRun:
 
 def private_dirs(extra=()) -> list[str]:
     """What a student's code must never read: the course's sources, solutions, state."""
-    dirs = [ROOT / "autograder", ROOT / "solutions", ROOT / "instructor", ROOT / "tools",
-            ROOT / "tests", ROOT / ".git", *extra]
+    dirs = [
+        ROOT / "autograder",
+        ROOT / "solutions",
+        ROOT / "instructor",
+        ROOT / "tools",
+        ROOT / "tests",
+        ROOT / ".git",
+        *extra,
+    ]
     return [os.path.realpath(d) for d in dirs]
 
 
@@ -81,6 +104,7 @@ def notebook_cells(nb: dict, parts: list[Part]) -> list[dict]:
     """The student's notebook as the child runs it: code cells, with each part's call
     where its test cell stands (at the end for a test cell the student deleted)."""
     from .integrity import nbgrader_meta, source_of
+
     by_test = {p.test_id: p.grade_id for p in parts}
     cells, placed = [], set()
     for index, cell in enumerate(nb.get("cells", [])):
@@ -93,8 +117,12 @@ def notebook_cells(nb: dict, parts: list[Part]) -> list[dict]:
                 placed.add(by_test[gid])
                 cells.append({"label": label, "calls": by_test[gid]})
             continue
-        cells.append({"label": f"{label}#{index}" if any(c["label"] == label for c in cells)
-                      else label, "source": source_of(cell)})
+        cells.append(
+            {
+                "label": f"{label}#{index}" if any(c["label"] == label for c in cells) else label,
+                "source": source_of(cell),
+            }
+        )
     for part in parts:
         if part.grade_id not in placed:
             cells.append({"label": part.test_id, "calls": part.grade_id})
@@ -115,6 +143,7 @@ def imported_modules(cells: list[dict]) -> list[str]:
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 names.add(node.module)
     import importlib.util
+
     keep = []
     for name in sorted(names):
         top = name.split(".")[0]
@@ -122,7 +151,7 @@ def imported_modules(cells: list[dict]) -> list[str]:
             continue
         try:
             if importlib.util.find_spec(top) is not None:
-                keep.append(name)   # submodules too: matplotlib.pyplot builds its font cache
+                keep.append(name)  # submodules too: matplotlib.pyplot builds its font cache
         except (ImportError, ValueError):
             pass
     return keep
@@ -130,12 +159,18 @@ def imported_modules(cells: list[dict]) -> list[str]:
 
 def calling_magicless(source: str) -> str:
     import re
+
     return re.sub(r"^([ \t]*)[%!].*$", lambda m: m.group(1) + "pass", source, flags=re.M)
 
 
-def run_isolated(cells: list[dict], parts: list[Part], cases: dict[str, list],
-                 limits: Limits, isolation: iso.Isolation | None = None,
-                 hide=()) -> IsolatedRun:
+def run_isolated(
+    cells: list[dict],
+    parts: list[Part],
+    cases: dict[str, list],
+    limits: Limits,
+    isolation: iso.Isolation | None = None,
+    hide=(),
+) -> IsolatedRun:
     """Run ``cells`` (from :func:`notebook_cells`) isolated; ``cases``: gid -> [(args, expected)]."""
     isolation = isolation or iso.detect()
     run = IsolatedRun(isolation=isolation.detail)
@@ -149,13 +184,28 @@ def run_isolated(cells: list[dict], parts: list[Part], cases: dict[str, list],
         for part in parts:
             specs = []
             for index, (args, _expected) in enumerate(cases[part.grade_id]):
-                specs.append([[name, calling.encode(value, str(work / "in"),
-                                                    f"{part.grade_id}.{index}.{name}")]
-                              for name, value in args.items()])
-            job_parts.append({"grade_id": part.grade_id, "function": part.name, "cases": specs,
-                              "allowed": list(part.allowed), "forbidden": list(part.forbidden),
-                              "call_seconds": part.call_seconds,
-                              "count_lines": part.line_budget is not None})
+                specs.append(
+                    [
+                        [
+                            name,
+                            calling.encode(
+                                value, str(work / "in"), f"{part.grade_id}.{index}.{name}"
+                            ),
+                        ]
+                        for name, value in args.items()
+                    ]
+                )
+            job_parts.append(
+                {
+                    "grade_id": part.grade_id,
+                    "function": part.name,
+                    "cases": specs,
+                    "allowed": list(part.allowed),
+                    "forbidden": list(part.forbidden),
+                    "call_seconds": part.call_seconds,
+                    "count_lines": part.line_budget is not None,
+                }
+            )
         privates = private_dirs(hide)
         # The OS sandbox hides the whole course folder and shows its venv again; the
         # in-process guard (which also sees the venv's files being read) names folders.
@@ -170,16 +220,26 @@ def run_isolated(cells: list[dict], parts: list[Part], cases: dict[str, list],
             "cpu_seconds": int(limits.wall_seconds) + 2,
             "cell_seconds": limits.cell_seconds,
         }
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(work / "cwd"), "LANG": "C.UTF-8",
-               "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-               "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(work / "cwd"),
-               "PYTHONDONTWRITEBYTECODE": "1"}
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(work / "cwd"),
+            "LANG": "C.UTF-8",
+            "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "MPLBACKEND": "Agg",
+            "MPLCONFIGDIR": str(work / "cwd"),
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
         for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
             if key in os.environ:
                 env[key] = os.environ[key]
-        argv = isolation.wrap([sys.executable, "-I", str(work / "lib" / "sandbox_child.py"),
-                               str(work)], workdir=work,
-                              hide=hidden, reveal=[Path(sys.prefix)])
+        argv = isolation.wrap(
+            [sys.executable, "-I", str(work / "lib" / "sandbox_child.py"), str(work)],
+            workdir=work,
+            hide=hidden,
+            reveal=[Path(sys.prefix)],
+        )
         start = time.perf_counter()
         skipped: dict[str, str] = {}
         # A cell or call that hangs or kills the process costs only its own part (or
@@ -198,12 +258,19 @@ def run_isolated(cells: list[dict], parts: list[Part], cases: dict[str, list],
             if finished or culprit is None or culprit in skipped:
                 run.finished = finished
                 break
-            skipped[culprit] = ("took too long" if timed_out else
-                                f"ended the grading process (exit status {returncode})")
+            skipped[culprit] = (
+                "took too long"
+                if timed_out
+                else f"ended the grading process (exit status {returncode})"
+            )
             # (the message reads "the grader stopped it: it took too long")
             with open(work / "out" / "status.jsonl", "a") as fh:
-                fh.write(json.dumps({"cell": culprit, "ok": False,
-                                     "error": f"the cell {skipped[culprit]}"}) + "\n")
+                fh.write(
+                    json.dumps(
+                        {"cell": culprit, "ok": False, "error": f"the cell {skipped[culprit]}"}
+                    )
+                    + "\n"
+                )
         run.seconds = time.perf_counter() - start
         run.skipped = skipped
         run.stderr_tail = _tail(work / "stderr.txt")
@@ -217,8 +284,15 @@ def _start(argv: list[str], work: Path, env: dict, seconds: float) -> tuple[int,
     """Run the child once; kill its whole process group when it is done or out of time."""
     timed_out = False
     with open(work / "stderr.txt", "ab") as err:
-        proc = subprocess.Popen(argv, cwd=work / "cwd", env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            cwd=work / "cwd",
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
         try:
             returncode = proc.wait(timeout=seconds)
         except subprocess.TimeoutExpired:
@@ -288,21 +362,34 @@ def _outcome(entry: dict, out: Path) -> calling.Outcome:
     def text(key):
         value = raw.get(key)
         return str(value)[:2000] if value is not None else None
+
     value = None
-    if "value" in entry and not raw.get("error") and not raw.get("violation") \
-            and not raw.get("stopped"):
+    if (
+        "value" in entry
+        and not raw.get("error")
+        and not raw.get("violation")
+        and not raw.get("stopped")
+    ):
         try:
             value = calling.decode(entry["value"], str(out), MAX_RESULT_BYTES)
         except Exception as exc:
-            return calling.Outcome(error=f"the result could not be read back ({type(exc).__name__})")
+            return calling.Outcome(
+                error=f"the result could not be read back ({type(exc).__name__})"
+            )
     lines = raw.get("lines")
-    return calling.Outcome(value=value, error=text("error"), violation=text("violation"),
-                           mutated=text("mutated"), stopped=text("stopped"),
-                           lines=lines if type(lines) is int else None)
+    return calling.Outcome(
+        value=value,
+        error=text("error"),
+        violation=text("violation"),
+        mutated=text("mutated"),
+        stopped=text("stopped"),
+        lines=lines if type(lines) is int else None,
+    )
 
 
-def _collect(run: IsolatedRun, work: Path, parts: list[Part], cases: dict[str, list],
-             cells: list[dict]) -> None:
+def _collect(
+    run: IsolatedRun, work: Path, parts: list[Part], cases: dict[str, list], cells: list[dict]
+) -> None:
     out = work / "out"
     status: dict[tuple[str, int], dict] = {}
     for entry in _status_entries(work):
@@ -331,8 +418,7 @@ def _collect(run: IsolatedRun, work: Path, parts: list[Part], cases: dict[str, l
             elif run.timed_out:
                 err = "the grading process was stopped (time limit)"
             else:
-                err = ("the grading process ended before this call "
-                       f"(exit status {run.returncode})")
+                err = f"the grading process ended before this call (exit status {run.returncode})"
             outcomes.append(calling.Outcome(stopped=err))
         run.outcomes[gid] = outcomes
 
@@ -342,14 +428,16 @@ def build_cases(parts: list[Part]) -> dict[str, list]:
     return {p.grade_id: [p.build(case) for case in p.cases()] for p in parts}
 
 
-def score_parts(parts: list[Part], cases: dict[str, list], run: IsolatedRun
-                ) -> dict[str, tuple[bool, str, bool]]:
+def score_parts(
+    parts: list[Part], cases: dict[str, list], run: IsolatedRun
+) -> dict[str, tuple[bool, str, bool]]:
     """grade_id -> (passed every case, first failure message, broke the part's rule)."""
     verdict = {}
     for part in parts:
         message, broke = "", False
-        for case, (args, expected), outcome in zip(part.cases(), cases[part.grade_id],
-                                                   run.outcomes[part.grade_id]):
+        for case, (args, expected), outcome in zip(
+            part.cases(), cases[part.grade_id], run.outcomes[part.grade_id]
+        ):
             problem = part.judge(args, expected, outcome)
             if problem:
                 broke = bool(outcome.violation)

@@ -31,6 +31,7 @@ Order of events:
 
 Everything this process writes is untrusted: the grader checks it.
 """
+
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -64,9 +65,13 @@ class _StubModule(types.ModuleType):
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)
+
         def unavailable(*args, **kwargs):
-            raise RuntimeError(f"{self.__name__}.{name} is not available while grading: the "
-                               "grader calls your functions itself")
+            raise RuntimeError(
+                f"{self.__name__}.{name} is not available while grading: the "
+                "grader calls your functions itself"
+            )
+
         unavailable.__name__ = name
         return unavailable
 
@@ -92,7 +97,6 @@ _CALLING_FILE = os.path.join(WORKDIR, "lib", "course_calling.py")
 _spec = importlib.util.spec_from_file_location("course_calling", _CALLING_FILE)
 calling = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(calling)
-import numpy as np  # noqa: E402
 
 # 3. what the notebook imports, imported now (outside the time limits and the guard).
 for _name in JOB.get("preload", ()):
@@ -102,26 +106,56 @@ for _name in JOB.get("preload", ()):
         pass
 for _name in [m for m in sys.modules if m.split(".")[0] in ("ctypes", "_ctypes")]:
     if "torch" not in sys.modules:
-        del sys.modules[_name]   # so that `import ctypes` goes through the audit hook
+        del sys.modules[_name]  # so that `import ctypes` goes through the audit hook
 
 _BLOCKED_IMPORTS = frozenset(JOB["blocked_imports"])
 _PRIVATE = tuple(os.path.join(p, "") for p in JOB["private_dirs"])
 _WRITABLE = os.path.join(WORKDIR, "")
-_BLOCKED_EVENTS = frozenset({
-    "os.fork", "os.forkpty", "os.system", "os.exec", "os.posix_spawn", "os.spawn",
-    "os.kill", "os.killpg", "subprocess.Popen", "pty.spawn", "socket.connect",
-    "socket.bind", "os.add_dll_directory", "sys.setprofile", "sys.settrace",
-    "os.chmod", "os.chown", "shutil.chown", "os.truncate", "os.setxattr", "os.removexattr",
-    "os.link", "os.symlink", "os.rename", "os.remove", "os.rmdir", "os.mkdir",
-    "os.utime", "shutil.rmtree", "shutil.copyfile", "shutil.move", "resource.setrlimit",
-    "resource.prlimit", "signal.pthread_kill", "sys.addaudithook",
-})
+_BLOCKED_EVENTS = frozenset(
+    {
+        "os.fork",
+        "os.forkpty",
+        "os.system",
+        "os.exec",
+        "os.posix_spawn",
+        "os.spawn",
+        "os.kill",
+        "os.killpg",
+        "subprocess.Popen",
+        "pty.spawn",
+        "socket.connect",
+        "socket.bind",
+        "os.add_dll_directory",
+        "sys.setprofile",
+        "sys.settrace",
+        "os.chmod",
+        "os.chown",
+        "shutil.chown",
+        "os.truncate",
+        "os.setxattr",
+        "os.removexattr",
+        "os.link",
+        "os.symlink",
+        "os.rename",
+        "os.remove",
+        "os.rmdir",
+        "os.mkdir",
+        "os.utime",
+        "shutil.rmtree",
+        "shutil.copyfile",
+        "shutil.move",
+        "resource.setrlimit",
+        "resource.prlimit",
+        "signal.pthread_kill",
+        "sys.addaudithook",
+    }
+)
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 _realpath = os.path.realpath
 _str = str
 _isinstance = isinstance
-_PROFILING = [False]   # set by this harness only, around its own Guard
-_CELL_ERRORS = {}      # cell label -> the error it ended with
+_PROFILING = [False]  # set by this harness only, around its own Guard
+_CELL_ERRORS = {}  # cell label -> the error it ended with
 
 
 class SandboxViolation(BaseException):
@@ -144,12 +178,22 @@ def _audit(event, args):
         if top in _BLOCKED_IMPORTS:
             raise SandboxViolation(f"import of {args[0]!r} is not allowed in graded code")
         return
-    if event in ("sys.setprofile", "sys.settrace") and _PROFILING[0] and \
-            sys._getframe(1).f_code.co_filename == _CALLING_FILE:
-        return   # the calling runtime's own Guard, around a call of a graded function
+    if (
+        event in ("sys.setprofile", "sys.settrace")
+        and _PROFILING[0]
+        and sys._getframe(1).f_code.co_filename == _CALLING_FILE
+    ):
+        return  # the calling runtime's own Guard, around a call of a graded function
     if event.startswith("ctypes.") or event in _BLOCKED_EVENTS:
-        if event.startswith("os.") and event in ("os.mkdir", "os.remove", "os.rmdir", "os.rename",
-                                                 "os.utime", "os.chmod", "os.truncate"):
+        if event.startswith("os.") and event in (
+            "os.mkdir",
+            "os.remove",
+            "os.rmdir",
+            "os.rename",
+            "os.utime",
+            "os.chmod",
+            "os.truncate",
+        ):
             for p in _path_args(event, args):
                 if _isinstance(p, (str, bytes)) and _str(_realpath(p)).startswith(_WRITABLE):
                     continue
@@ -163,8 +207,9 @@ def _audit(event, args):
         real = _str(_realpath(path if _isinstance(path, str) else path.decode(errors="replace")))
         if real.startswith(_PRIVATE):
             raise SandboxViolation("reading the course's private files is not allowed")
-        writing = (mode is not None and any(c in _str(mode) for c in "wax+")) or \
-                  (mode is None and _isinstance(flags, int) and flags & _WRITE_FLAGS)
+        writing = (mode is not None and any(c in _str(mode) for c in "wax+")) or (
+            mode is None and _isinstance(flags, int) and flags & _WRITE_FLAGS
+        )
         if writing and not real.startswith(_WRITABLE):
             raise SandboxViolation("writing outside the work folder is not allowed")
 
@@ -230,8 +275,11 @@ def _call_part(part, namespace):
             fn = namespace.get(part["function"])
             if fn is None:
                 why = _CELL_ERRORS.get(gid)
-                why = (f"its cell failed with {why}" if why else
-                       "its cell did not define it, or it has another name")
+                why = (
+                    f"its cell failed with {why}"
+                    if why
+                    else "its cell did not define it, or it has another name"
+                )
                 outcome = _Outcome(error=f"NameError: `{part['function']}` is not defined ({why})")
             else:
                 args = {name: _decode(desc, IN) for name, desc in case}
@@ -239,9 +287,14 @@ def _call_part(part, namespace):
                 try:
                     outcome = _run_limited(
                         float(part["call_seconds"]),
-                        lambda: _call(fn, args, allowed=tuple(part["allowed"]),
-                                      forbidden=tuple(part["forbidden"]),
-                                      count_lines=bool(part.get("count_lines"))))
+                        lambda: _call(
+                            fn,
+                            args,
+                            allowed=tuple(part["allowed"]),
+                            forbidden=tuple(part["forbidden"]),
+                            count_lines=bool(part.get("count_lines")),
+                        ),
+                    )
                 finally:
                     _PROFILING[0] = False
             entry["outcome"] = outcome.to_json()
@@ -261,16 +314,19 @@ def _call_part(part, namespace):
 def main():
     os.makedirs(OUT, exist_ok=True)
 
-    def display(*objects, **kwargs):   # the notebook's display(), printed
+    def display(*objects, **kwargs):  # the notebook's display(), printed
         print(*objects)
+
     namespace = {"__name__": "__main__", "__builtins__": __builtins__, "display": display}
     parts = {p["grade_id"]: p for p in JOB["parts"]}
     sys.addaudithook(_audit)
 
     def _no_exit(*args, **kwargs):
         raise SandboxViolation("os._exit is not allowed in graded code")
+
     import posix
-    os._exit = posix._exit = _no_exit   # the harness itself never needs them
+
+    os._exit = posix._exit = _no_exit  # the harness itself never needs them
     for cell in JOB["cells"]:
         label = cell["label"]
         if label in JOB.get("skip_cells", ()):

@@ -28,6 +28,7 @@ when it reaps the child, and kills the child's process group if the launcher's
 connection closes first. The zygote exits (killing its kernels) when its parent
 (the worker) goes away.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,15 +41,16 @@ import sys
 import tempfile
 import time
 
-ENV_SOCKET = "RNN_GRADE_ZYGOTE"       # set for the kernel launcher: where to ask for a kernel
-ENV_PID = "RNN_GRADE_ZYGOTE_PID"      # the zygote's pid: the launcher talks only to that process
-ENV_DISABLE = "RNN_GRADE_NO_ZYGOTE"   # set to 1 to start every kernel the stock way
+ENV_SOCKET = "RNN_GRADE_ZYGOTE"  # set for the kernel launcher: where to ask for a kernel
+ENV_PID = "RNN_GRADE_ZYGOTE_PID"  # the zygote's pid: the launcher talks only to that process
+ENV_DISABLE = "RNN_GRADE_NO_ZYGOTE"  # set to 1 to start every kernel the stock way
 
 _HEADER = struct.Struct("!I")
 _MAX_REQUEST = 4 * 2**20
 
 
 # ----------------------------------------------------------------------------- wire format
+
 
 def send_message(sock: socket.socket, obj, fds=()) -> None:
     data = json.dumps(obj).encode()
@@ -87,7 +89,7 @@ def recv_message(sock: socket.socket, maxfds: int = 0):
             if not more:
                 raise ConnectionError("truncated message")
             buf += more
-        return json.loads(bytes(buf[_HEADER.size:_HEADER.size + size])), fds
+        return json.loads(bytes(buf[_HEADER.size : _HEADER.size + size])), fds
     except BaseException:
         for fd in fds:
             os.close(fd)
@@ -95,6 +97,7 @@ def recv_message(sock: socket.socket, maxfds: int = 0):
 
 
 # ----------------------------------------------------------------------------- worker side
+
 
 class Zygote:
     """Handle on a running zygote process (worker side)."""
@@ -113,6 +116,7 @@ class Zygote:
         if self.failed:
             return False
         import select
+
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -148,6 +152,7 @@ class Zygote:
             os.close(self._ready_fd)
             self._ready_fd = -1
         import shutil
+
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -156,8 +161,12 @@ _FAILURES = 0
 
 
 def disabled() -> bool:
-    return os.environ.get(ENV_DISABLE, "").strip() not in ("", "0") or not hasattr(os, "fork") \
-        or not hasattr(socket, "send_fds") or not hasattr(os, "pidfd_open")
+    return (
+        os.environ.get(ENV_DISABLE, "").strip() not in ("", "0")
+        or not hasattr(os, "fork")
+        or not hasattr(socket, "send_fds")
+        or not hasattr(os, "pidfd_open")
+    )
 
 
 def start(env: dict[str, str]) -> Zygote | None:
@@ -179,9 +188,20 @@ def start(env: dict[str, str]) -> Zygote | None:
     full_env.pop(ENV_PID, None)
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "autograder.grading.zygote", os.path.join(folder, "zygote.sock"),
-             str(w), str(os.getpid())],
-            env=full_env, cwd=folder, stdin=subprocess.DEVNULL, pass_fds=(w,), close_fds=True)
+            [
+                sys.executable,
+                "-m",
+                "autograder.grading.zygote",
+                os.path.join(folder, "zygote.sock"),
+                str(w),
+                str(os.getpid()),
+            ],
+            env=full_env,
+            cwd=folder,
+            stdin=subprocess.DEVNULL,
+            pass_fds=(w,),
+            close_fds=True,
+        )
     except Exception:
         os.close(r)
         os.close(w)
@@ -190,6 +210,7 @@ def start(env: dict[str, str]) -> Zygote | None:
     os.close(w)
     _CURRENT = Zygote(proc, folder, r)
     import atexit
+
     atexit.register(_CURRENT.stop)
     return _CURRENT
 
@@ -227,6 +248,7 @@ def stop() -> None:
 
 # ----------------------------------------------------------------------------- launcher side
 
+
 def request_kernel(path: str, argv: list[str], mem: int):
     """Ask the zygote at ``path`` for a kernel; return ``(connection, pid)`` or raise OSError."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -241,8 +263,17 @@ def request_kernel(path: str, argv: list[str], mem: int):
         env = dict(os.environ)
         env.pop(ENV_SOCKET, None)
         env.pop(ENV_PID, None)
-        send_message(sock, {"argv": list(argv), "env": env, "cwd": os.getcwd(), "mem": int(mem),
-                            "launcher": os.getpid()}, fds=(0, 1, 2))
+        send_message(
+            sock,
+            {
+                "argv": list(argv),
+                "env": env,
+                "cwd": os.getcwd(),
+                "mem": int(mem),
+                "launcher": os.getpid(),
+            },
+            fds=(0, 1, 2),
+        )
         reply, _ = recv_message(sock)
         if not reply or "pid" not in reply:
             raise ConnectionError(f"zygote refused: {reply!r}")
@@ -259,6 +290,7 @@ def stand_in(sock: socket.socket, pid: int) -> int:
     SIGINT/SIGTERM/SIGHUP/SIGQUIT sent to this process (jupyter_client signals the
     launcher's process group) are forwarded to the kernel's process group.
     """
+
     def forward(signum, _frame):
         try:
             os.killpg(pid, signum)
@@ -268,8 +300,14 @@ def stand_in(sock: socket.socket, pid: int) -> int:
             except ProcessLookupError:
                 pass
 
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
-                signal.SIGUSR1, signal.SIGUSR2):
+    for sig in (
+        signal.SIGINT,
+        signal.SIGTERM,
+        signal.SIGHUP,
+        signal.SIGQUIT,
+        signal.SIGUSR1,
+        signal.SIGUSR2,
+    ):
         signal.signal(sig, forward)
     try:
         reply, _ = recv_message(sock)
@@ -284,6 +322,7 @@ def stand_in(sock: socket.socket, pid: int) -> int:
     except ProcessLookupError:
         return 1
     import select
+
     poller = select.poll()
     poller.register(fd, select.POLLIN)
     while not poller.poll(1000):
@@ -294,17 +333,20 @@ def stand_in(sock: socket.socket, pid: int) -> int:
 
 # ----------------------------------------------------------------------------- zygote process
 
+
 def _preload() -> None:
     for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(key, "1")
+    import ipykernel.ipkernel  # noqa: F401
+    import ipykernel.zmqshell  # noqa: F401
     import numpy  # noqa: F401
     import numpy.random  # noqa: F401
     import torch  # noqa: F401
     import torch.nn.functional  # noqa: F401
     from ipykernel import kernelapp  # noqa: F401
-    import ipykernel.ipkernel  # noqa: F401
-    import ipykernel.zmqshell  # noqa: F401
+
     from ..chapters import CHAPTERS
+
     for chapter in CHAPTERS:
         try:
             __import__(f"autograder.checks.{chapter.module}")
@@ -316,6 +358,7 @@ def _preload() -> None:
 def _child_setup(req: dict, fds: list[int], report_fd: int) -> None:
     """In the forked child: become a fresh, limited kernel process."""
     import resource
+
     os.setsid()
     for target, fd in enumerate(fds[:3]):
         os.dup2(fd, target)
@@ -331,24 +374,29 @@ def _child_setup(req: dict, fds: list[int], report_fd: int) -> None:
     os.chdir(req["cwd"])
     try:
         import numpy.random
+
         numpy.random.seed()
     except Exception:
         pass
     import random
+
     random.seed()
     # Re-open the std streams on the launcher's fds (the zygote's buffers are dropped).
-    sys.stdin = sys.__stdin__ = open(0, "r", closefd=False)
+    sys.stdin = sys.__stdin__ = open(0, closefd=False)
     sys.stdout = sys.__stdout__ = open(1, "w", buffering=1, closefd=False)
     sys.stderr = sys.__stderr__ = open(2, "w", buffering=1, closefd=False)
-    sys.argv = [os.path.join(os.path.dirname(__file__), "kernel_launcher.py"),
-                *[str(a) for a in req.get("argv", [])]]
+    sys.argv = [
+        os.path.join(os.path.dirname(__file__), "kernel_launcher.py"),
+        *[str(a) for a in req.get("argv", [])],
+    ]
     launcher = int(req.get("launcher") or 0)
     if launcher > 0:
-        pidfd = os.pidfd_open(launcher)   # raises if the launcher is already gone
+        pidfd = os.pidfd_open(launcher)  # raises if the launcher is already gone
         import threading
 
         def watch():
             import select
+
             poller = select.poll()
             poller.register(pidfd, select.POLLIN)
             while not poller.poll():
@@ -363,6 +411,7 @@ def _child_setup(req: dict, fds: list[int], report_fd: int) -> None:
 def _serve(path: str, ready_fd: int, parent: int):
     """The zygote's loop; returns the request in a forked child, never in the zygote."""
     import selectors
+
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     os.chmod(path, 0o600)
@@ -378,7 +427,7 @@ def _serve(path: str, ready_fd: int, parent: int):
     sel = selectors.DefaultSelector()
     sel.register(listener, selectors.EVENT_READ, "listen")
     sel.register(wake_r, selectors.EVENT_READ, "wake")
-    children: dict[int, socket.socket] = {}     # kernel pid -> launcher connection
+    children: dict[int, socket.socket] = {}  # kernel pid -> launcher connection
     os.write(ready_fd, b"ready\n")
     os.close(ready_fd)
 
@@ -463,7 +512,7 @@ def _serve(path: str, ready_fd: int, parent: int):
                     fds = []
                     os.close(rep_w)
                     status = b""
-                    while True:   # until the child has set itself up (or died trying)
+                    while True:  # until the child has set itself up (or died trying)
                         chunk = os.read(rep_r, 512)
                         if not chunk:
                             break
@@ -520,10 +569,13 @@ def _main() -> None:
     req = _serve(path, ready_fd, parent)
     # Only a forked child gets here: run the kernel, then leave like any interpreter.
     from ipykernel.kernelapp import IPKernelApp
+
     # Trait defaults read from the environment at import time (in the zygote) are set
     # from the kernel's own environment: with a parent, ipykernel prints no banner.
-    IPKernelApp.launch_instance(argv=[str(a) for a in req.get("argv", [])],
-                                parent_handle=int(os.environ.get("JPY_PARENT_PID") or 0))
+    IPKernelApp.launch_instance(
+        argv=[str(a) for a in req.get("argv", [])],
+        parent_handle=int(os.environ.get("JPY_PARENT_PID") or 0),
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Encodings are built with ``torch.nn.functional.one_hot``; parameter counts are
 read off real ``torch.nn`` modules (``sum(p.numel())``), never from a formula,
 so that the checks test the student's formula against PyTorch itself.
 """
+
 from __future__ import annotations
 
 import torch
@@ -28,10 +29,10 @@ def window_features(tokens, vocab_size, window, *, device=None):
     Positions before the start of a short sequence are all-zero vectors.
     """
     device = device or reference_device()
-    codes = _one_hot(tokens, vocab_size, device)            # (N, T, V)
+    codes = _one_hot(tokens, vocab_size, device)  # (N, T, V)
     pad = max(0, window - codes.shape[1])
-    codes = F.pad(codes, (0, 0, pad, 0))                     # zeros before the start
-    return to_numpy(codes[:, codes.shape[1] - window:].reshape(codes.shape[0], -1))
+    codes = F.pad(codes, (0, 0, pad, 0))  # zeros before the start
+    return to_numpy(codes[:, codes.shape[1] - window :].reshape(codes.shape[0], -1))
 
 
 def count_parameters(module: torch.nn.Module) -> int:
@@ -41,8 +42,10 @@ def count_parameters(module: torch.nn.Module) -> int:
 def window_mlp(vocab_size, window, hidden_size, num_classes) -> torch.nn.Module:
     """The fixed-window classifier: Linear(window*V -> H), tanh, Linear(H -> C)."""
     return torch.nn.Sequential(
-        torch.nn.Linear(window * vocab_size, hidden_size), torch.nn.Tanh(),
-        torch.nn.Linear(hidden_size, num_classes))
+        torch.nn.Linear(window * vocab_size, hidden_size),
+        torch.nn.Tanh(),
+        torch.nn.Linear(hidden_size, num_classes),
+    )
 
 
 class RNNClassifier(torch.nn.Module):

@@ -9,6 +9,7 @@ Shapes (B batch, T time steps, D input size, H hidden size, O output size):
 ``x`` (B, T, D) batch first, ``h0``/``h_prev`` (B, H), ``W_ih`` (H, D),
 ``W_hh`` (H, H), ``b_ih``/``b_hh`` (H,), ``W_hy`` (O, H), ``b_y`` (O,).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,9 @@ from ..device import REFERENCE_DTYPE, reference_device, to_device, to_numpy
 
 def _rnn_module(cls, W_ih, W_hh, b_ih, b_hh, nonlinearity, device, **kwargs):
     hidden, inputs = np.shape(W_ih)
-    module = cls(inputs, hidden, nonlinearity=nonlinearity, dtype=REFERENCE_DTYPE,
-                 device=device, **kwargs)
+    module = cls(
+        inputs, hidden, nonlinearity=nonlinearity, dtype=REFERENCE_DTYPE, device=device, **kwargs
+    )
     suffix = "_l0" if cls is torch.nn.RNN else ""
     with torch.no_grad():
         getattr(module, "weight_ih" + suffix).copy_(to_device(W_ih, device))
@@ -41,8 +43,7 @@ def rnn_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, *, nonlinearity="tanh", device
 def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, *, nonlinearity="tanh", device=None):
     """All hidden states h_1..h_T, shape (B, T, H), via ``torch.nn.RNN(batch_first=True)``."""
     device = device or reference_device()
-    rnn = _rnn_module(torch.nn.RNN, W_ih, W_hh, b_ih, b_hh, nonlinearity, device,
-                      batch_first=True)
+    rnn = _rnn_module(torch.nn.RNN, W_ih, W_hh, b_ih, b_hh, nonlinearity, device, batch_first=True)
     with torch.no_grad():
         out, _ = rnn(to_device(x, device), to_device(h0, device).unsqueeze(0))
     return to_numpy(out)

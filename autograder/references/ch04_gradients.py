@@ -15,6 +15,7 @@ h_1..h_T, ``h0`` (H,), ``W_hh`` (H, H). The recurrence is
 h_t = tanh(W_hh h_{t-1} + c_t), where c_t = W_ih x_t + b stands for the
 input's contribution, which does not depend on earlier states.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,13 @@ import torch.nn.functional as F
 
 from ..device import REFERENCE_DTYPE, reference_device, to_device, to_numpy
 
-__all__ = ["hidden_jacobians", "spectral_radius_and_norms", "clip_grad_norm",
-           "clipped_sgd_step", "elman_states"]
+__all__ = [
+    "hidden_jacobians",
+    "spectral_radius_and_norms",
+    "clip_grad_norm",
+    "clipped_sgd_step",
+    "elman_states",
+]
 
 
 def elman_states(x, h0, W_ih, W_hh, b, *, device=None):
@@ -54,11 +60,13 @@ def hidden_jacobians(hs, h0, W_hh, *, device=None):
     T = hs_t.shape[0]
     out = []
     for k in range(T):
+
         def run(h_k, k=k):
             h = h_k
-            for t in range(k, T):          # h_{t+1} = tanh(W h_t + c_{t+1}), c index t
+            for t in range(k, T):  # h_{t+1} = tanh(W h_t + c_{t+1}), c index t
                 h = torch.tanh(W @ h + c[t])
             return h
+
         start = prev[k] if k > 0 else to_device(h0, device)
         out.append(torch.autograd.functional.jacobian(run, start))
     return to_numpy(torch.stack(out))
@@ -69,8 +77,12 @@ def spectral_radius_and_norms(W, T, *, device=None):
     device = device or reference_device()
     W_t = to_device(W, device)
     rho = float(torch.linalg.eigvals(W_t).abs().max())
-    norms = torch.stack([torch.linalg.matrix_norm(torch.linalg.matrix_power(W_t, d), ord=2)
-                         for d in range(1, int(T) + 1)])
+    norms = torch.stack(
+        [
+            torch.linalg.matrix_norm(torch.linalg.matrix_power(W_t, d), ord=2)
+            for d in range(1, int(T) + 1)
+        ]
+    )
     return rho, to_numpy(norms)
 
 
@@ -86,13 +98,13 @@ def clip_grad_norm(grads, max_norm, *, device=None):
         p = torch.zeros(np.shape(g), dtype=REFERENCE_DTYPE, device=device, requires_grad=True)
         p.grad = to_device(g, device).clone()
         params.append(p)
-    total = torch.nn.utils.clip_grad_norm_(params, float(max_norm), norm_type=2.0,
-                                           error_if_nonfinite=False, foreach=False)
+    total = torch.nn.utils.clip_grad_norm_(
+        params, float(max_norm), norm_type=2.0, error_if_nonfinite=False, foreach=False
+    )
     return tuple(to_numpy(p.grad) for p in params), float(total)
 
 
-def clipped_sgd_step(x, targets, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, lr, max_norm, *,
-                     device=None):
+def clipped_sgd_step(x, targets, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, lr, max_norm, *, device=None):
     """One SGD step with gradient clipping for a many-to-one Elman classifier.
 
     logits = W_hy h_T + b_y with h_T from ``nn.RNN(batch_first=True)`` started at
@@ -105,8 +117,14 @@ def clipped_sgd_step(x, targets, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, lr, max_norm
     hidden, inputs = np.shape(W_ih)
     rnn = torch.nn.RNN(inputs, hidden, batch_first=True, dtype=REFERENCE_DTYPE, device=device)
     head = torch.nn.Linear(hidden, np.shape(W_hy)[0], dtype=REFERENCE_DTYPE, device=device)
-    params = [rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0,
-              head.weight, head.bias]
+    params = [
+        rnn.weight_ih_l0,
+        rnn.weight_hh_l0,
+        rnn.bias_ih_l0,
+        rnn.bias_hh_l0,
+        head.weight,
+        head.bias,
+    ]
     with torch.no_grad():
         for p, value in zip(params, (W_ih, W_hh, b_ih, b_hh, W_hy, b_y)):
             p.copy_(to_device(value, device))

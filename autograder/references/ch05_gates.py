@@ -11,6 +11,7 @@ Packed layout (H hidden size, D input size):
 * GRU: ``W_ih`` (3H, D), ``W_hh`` (3H, H), ``b_ih``/``b_hh`` (3H,), blocks **r, z, n**
   (reset, update, new); the reset gate multiplies ``W_hn h + b_hn``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,8 +28,12 @@ def _module(cls, W_ih, W_hh, b_ih, b_hh, device, **kwargs):
     module = cls(inputs, rows // gates, dtype=REFERENCE_DTYPE, device=device, **kwargs)
     suffix = "_l0" if cls in (torch.nn.LSTM, torch.nn.GRU) else ""
     with torch.no_grad():
-        for name, value in (("weight_ih", W_ih), ("weight_hh", W_hh), ("bias_ih", b_ih),
-                            ("bias_hh", b_hh)):
+        for name, value in (
+            ("weight_ih", W_ih),
+            ("weight_hh", W_hh),
+            ("bias_ih", b_ih),
+            ("bias_hh", b_hh),
+        ):
             getattr(module, name + suffix).copy_(to_device(value, device))
     return module
 
@@ -47,8 +52,10 @@ def lstm_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh, *, device=None):
     device = device or reference_device()
     lstm = _module(torch.nn.LSTM, W_ih, W_hh, b_ih, b_hh, device, batch_first=True)
     with torch.no_grad():
-        out, (_, c_n) = lstm(to_device(x, device), (to_device(h0, device).unsqueeze(0),
-                                                    to_device(c0, device).unsqueeze(0)))
+        out, (_, c_n) = lstm(
+            to_device(x, device),
+            (to_device(h0, device).unsqueeze(0), to_device(c0, device).unsqueeze(0)),
+        )
     return to_numpy(out), to_numpy(c_n[0])
 
 

@@ -14,6 +14,7 @@ Shapes: ``q`` (B, Tq, d), ``k`` (B, Tk, d), ``v`` (B, Tk, dv), ``mask`` (B, Tq, 
 bool with True where a query may attend (PyTorch's convention for a boolean
 ``attn_mask``); linear recurrences ``a``, ``b`` (B, T, H), ``h0`` (B, H).
 """
+
 from __future__ import annotations
 
 import math
@@ -24,8 +25,13 @@ import torch.nn.functional as F
 
 from ..device import REFERENCE_DTYPE, reference_device, to_device, to_numpy
 
-__all__ = ["scaled_dot_product_attention", "additive_attention",
-           "sinusoidal_positional_encoding", "linear_recurrence", "min_gru_forward"]
+__all__ = [
+    "scaled_dot_product_attention",
+    "additive_attention",
+    "sinusoidal_positional_encoding",
+    "linear_recurrence",
+    "min_gru_forward",
+]
 
 
 def scaled_dot_product_attention(q, k, v, mask, *, device=None):
@@ -55,8 +61,9 @@ def additive_attention(query, keys, values, W_q, W_k, w_v, *, device=None):
         lin_q.weight.copy_(to_device(W_q, device))
         lin_k.weight.copy_(to_device(W_k, device))
         lin_v.weight.copy_(to_device(w_v, device)[None])
-        scores = lin_v(torch.tanh(lin_q(to_device(query, device))[:, None]
-                                  + lin_k(to_device(keys, device))))[..., 0]   # (B, T)
+        scores = lin_v(
+            torch.tanh(lin_q(to_device(query, device))[:, None] + lin_k(to_device(keys, device)))
+        )[..., 0]  # (B, T)
         weights = torch.softmax(scores, dim=-1)
         context = torch.bmm(weights[:, None], to_device(values, device))[:, 0]
     return to_numpy(context), to_numpy(weights)
@@ -66,8 +73,10 @@ def sinusoidal_positional_encoding(T, d, *, device=None):
     """PE (T, d): PE[t, 2i] = sin(t / 10000^(2i/d)), PE[t, 2i+1] = cos(t / 10000^(2i/d))."""
     device = device or reference_device()
     position = torch.arange(int(T), dtype=REFERENCE_DTYPE, device=device)[:, None]
-    div = torch.exp(torch.arange(0, int(d), 2, dtype=REFERENCE_DTYPE, device=device)
-                    * (-math.log(10000.0) / int(d)))
+    div = torch.exp(
+        torch.arange(0, int(d), 2, dtype=REFERENCE_DTYPE, device=device)
+        * (-math.log(10000.0) / int(d))
+    )
     pe = torch.zeros(int(T), int(d), dtype=REFERENCE_DTYPE, device=device)
     pe[:, 0::2] = torch.sin(position * div)
     pe[:, 1::2] = torch.cos(position * div)

@@ -3,6 +3,7 @@
 The graded parts are declared in autograder/checks/ch01_fnn_amnesia.py; this
 file adds the words around them and the instructor's solutions.
 """
+
 from notebook_builder import free, graded_part, how_to, imports_cell, markdown
 
 from autograder.chapters import chapter
@@ -13,7 +14,9 @@ CHAPTER = chapter("01-fnn-amnesia")
 
 def cells():
     return [
-        markdown("title", """
+        markdown(
+            "title",
+            """
 # Assignment 1: why feed-forward networks forget order
 
 This notebook goes with chapter 1 of the course. You will build the two
@@ -24,14 +27,21 @@ of a window network grow with its width while a recurrent network's do not.
 Tokens are integer ids in `0 .. vocab_size - 1`; a batch of sequences is an
 `int64` array `tokens` of shape `(N, T)`: `N` sequences of `T` tokens. Parts 1
 and 2 return `float64` arrays; parts 3 and 4 return a Python `int`.
-""" + how_to(parts.PARTS)),
+"""
+            + how_to(parts.PARTS),
+        ),
         imports_cell(CHAPTER, parts.PARTS),
-        *graded_part(1, parts.BAG_OF_WORDS, "bag of words", """
+        *graded_part(
+            1,
+            parts.BAG_OF_WORDS,
+            "bag of words",
+            """
 A bag of words keeps how often each token occurs and throws the order away.
 Write `bag_of_words(tokens, vocab_size)` that returns a `float64` array
 `counts` of shape `(N, vocab_size)` with `counts[n, v]` = the number of times
 token id `v` occurs in sequence `n`.
-""", '''
+""",
+            '''
 def bag_of_words(tokens, vocab_size):
     """Counts of each token id per sequence: (N, T) int64 -> (N, vocab_size) float64."""
     ### BEGIN SOLUTION
@@ -40,13 +50,17 @@ def bag_of_words(tokens, vocab_size):
     np.add.at(counts, (rows, tokens.ravel()), 1.0)
     return counts
     ### END SOLUTION
-'''),
-        markdown("collision_text", """
+''',
+        ),
+        markdown(
+            "collision_text",
+            """
 Now see the collision for yourself. With the chapter's vocabulary
 `{"bites": 0, "dog": 1, "man": 2}`, encode "dog bites man" and "man bites dog".
 The two rows are identical: a network fed bags of words cannot tell who bit
 whom.
-"""),
+""",
+        ),
         free("""
 sentences = np.array([[1, 0, 2],    # dog bites man
                       [2, 0, 1]])   # man bites dog
@@ -54,7 +68,11 @@ bags = bag_of_words(sentences, vocab_size=3)
 print(bags)
 print("same bag:", np.array_equal(bags[0], bags[1]))
 """),
-        *graded_part(2, parts.WINDOW_FEATURES, "a fixed window", """
+        *graded_part(
+            2,
+            parts.WINDOW_FEATURES,
+            "a fixed window",
+            """
 A window network looks at the last `window` tokens only, one one-hot vector
 per position, side by side. Write `window_features(tokens, vocab_size, window)`
 that returns a `float64` array of shape `(N, window * vocab_size)`:
@@ -66,7 +84,8 @@ has the same shape whatever `T` is.
 For example, with `vocab_size = 3`, `window = 2` and the sequence `[0, 2, 1]`,
 the features are `[0, 0, 1,  0, 1, 0]` (token 2, then token 1); with
 `window = 4`, they are `[0, 0, 0,  1, 0, 0,  0, 0, 1,  0, 1, 0]`.
-""", '''
+""",
+            '''
 def window_features(tokens, vocab_size, window):
     """One-hot codes of the last `window` tokens, oldest first: (N, window * vocab_size) float64."""
     ### BEGIN SOLUTION
@@ -78,15 +97,21 @@ def window_features(tokens, vocab_size, window):
             features[np.arange(n), slot, tokens[:, position]] = 1.0
     return features.reshape(n, window * vocab_size)
     ### END SOLUTION
-'''),
-        *graded_part(3, parts.WINDOW_MLP_PARAM_COUNT, "how the window network grows", """
+''',
+        ),
+        *graded_part(
+            3,
+            parts.WINDOW_MLP_PARAM_COUNT,
+            "how the window network grows",
+            """
 The window classifier of chapter 1 is
 `nn.Sequential(nn.Linear(window * vocab_size, hidden_size), nn.Tanh(), nn.Linear(hidden_size, num_classes))`.
 Write `window_mlp_param_count(vocab_size, window, hidden_size, num_classes)`
 returning its number of parameters (weights and biases) as a Python `int`,
 from a formula: do not build the module. The check builds the real module at
 random sizes and counts its parameters with PyTorch.
-""", '''
+""",
+            '''
 def window_mlp_param_count(vocab_size, window, hidden_size, num_classes):
     """Parameters of Linear(window*V, H) -> tanh -> Linear(H, C), as an int."""
     ### BEGIN SOLUTION
@@ -94,15 +119,21 @@ def window_mlp_param_count(vocab_size, window, hidden_size, num_classes):
     second_layer = (hidden_size + 1) * num_classes
     return first_layer + second_layer
     ### END SOLUTION
-'''),
-        *graded_part(4, parts.RNN_PARAM_COUNT, "the recurrent network does not grow", """
+''',
+        ),
+        *graded_part(
+            4,
+            parts.RNN_PARAM_COUNT,
+            "the recurrent network does not grow",
+            """
 The recurrent classifier is `nn.RNN(vocab_size, hidden_size)` followed by
 `nn.Linear(hidden_size, num_classes)` on the last hidden state. Write
 `rnn_param_count(vocab_size, hidden_size, num_classes)` returning its number of
 parameters as a Python `int`. Careful: PyTorch's `nn.RNN` keeps **two** bias
 vectors, `bias_ih_l0` and `bias_hh_l0`. Notice that no argument says how long
 the sequences are.
-""", '''
+""",
+            '''
 def rnn_param_count(vocab_size, hidden_size, num_classes):
     """Parameters of nn.RNN(V, H) + nn.Linear(H, C), as an int."""
     ### BEGIN SOLUTION
@@ -110,5 +141,6 @@ def rnn_param_count(vocab_size, hidden_size, num_classes):
     head = num_classes * (hidden_size + 1)
     return recurrent + head
     ### END SOLUTION
-'''),
+''',
+        ),
     ]

@@ -3,6 +3,7 @@
 The graded parts are declared in autograder/checks/ch03_bptt.py; this file
 adds the words around them and the instructor's solutions.
 """
+
 from notebook_builder import graded_part, how_to, imports_cell, markdown
 
 from autograder.chapters import chapter
@@ -35,7 +36,9 @@ write the backward pass yourself (the checks compare it with autograd).
 
 def cells():
     return [
-        markdown("title", """
+        markdown(
+            "title",
+            """
 # Assignment 3: backpropagation through time in NumPy
 
 This notebook goes with chapter 3. You will write the backward pass of the
@@ -43,9 +46,16 @@ Elman network by hand: one step, then a whole sequence, then a masked
 sequence loss with an output layer, and finally the truncated gradient that
 `h = h.detach()` every `k` steps produces. Each one is compared with
 `torch.autograd` on the same weights.
-""" + CONVENTIONS + how_to(parts.PARTS)),
+"""
+            + CONVENTIONS
+            + how_to(parts.PARTS),
+        ),
         imports_cell(CHAPTER, parts.PARTS),
-        *graded_part(1, parts.RNN_STEP_BACKWARD, "one step backward", r"""
+        *graded_part(
+            1,
+            parts.RNN_STEP_BACKWARD,
+            "one step backward",
+            r"""
 Given the upstream gradient `dh_t` $= \partial L/\partial h_t$ (shape `(B, H)`)
 and the step's inputs, return the gradients of $L = \sum \mathrm{dh\_t} \cdot h_t$
 with respect to `x_t`, `h_prev`, `W_ih`, `W_hh`, `b_ih` and `b_hh`:
@@ -57,7 +67,8 @@ dW_{ih} = da^\top x_t,\quad dW_{hh} = da^\top h_{t-1},\quad db = \textstyle\sum_
 Recompute $h_t$ from the inputs first (it is what the forward step stored).
 Write `rnn_step_backward(dh_t, x_t, h_prev, W_ih, W_hh, b_ih, b_hh)` returning
 `(dx_t, dh_prev, dW_ih, dW_hh, db_ih, db_hh)`.
-""", '''
+""",
+            '''
 def rnn_step_backward(dh_t, x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
     """Gradients of one Elman step: -> (dx_t, dh_prev, dW_ih, dW_hh, db_ih, db_hh)."""
     ### BEGIN SOLUTION
@@ -66,15 +77,21 @@ def rnn_step_backward(dh_t, x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
     db = da.sum(axis=0)
     return da @ W_ih, da @ W_hh, da.T @ x_t, da.T @ h_prev, db, db.copy()
     ### END SOLUTION
-'''),
-        *graded_part(2, parts.RNN_BACKWARD, "backpropagation through a whole sequence", r"""
+''',
+        ),
+        *graded_part(
+            2,
+            parts.RNN_BACKWARD,
+            "backpropagation through a whole sequence",
+            r"""
 Now the whole sequence. `dhs[:, t]` is the gradient arriving at $h_{t+1}$ from
 its own output; the gradient that really arrives at a state also comes back
 from the next step through $W_{hh}$. Walk backwards from the last step to
 the first, carry that second part along, and sum the weight gradients over
 every step. Return `(dx, dh0, dW_ih, dW_hh, db_ih, db_hh)`: `dx` is `(B, T, D)`,
 `dh0` `(B, H)` is the gradient that reaches the initial state.
-""", '''
+""",
+            '''
 def rnn_backward(dhs, x, h0, W_ih, W_hh, b_ih, b_hh):
     """Full BPTT: -> (dx, dh0, dW_ih, dW_hh, db_ih, db_hh)."""
     ### BEGIN SOLUTION
@@ -96,8 +113,13 @@ def rnn_backward(dhs, x, h0, W_ih, W_hh, b_ih, b_hh):
         carry = da @ W_hh
     return dx, carry, dW_ih, dW_hh, db, db.copy()
     ### END SOLUTION
-'''),
-        *graded_part(3, parts.SEQUENCE_LOSS_GRADS, "a masked many-to-many loss", r"""
+''',
+        ),
+        *graded_part(
+            3,
+            parts.SEQUENCE_LOSS_GRADS,
+            "a masked many-to-many loss",
+            r"""
 A batch of sequences of different lengths is padded to one length `T`; `mask`
 (shape `(B, T)`, `bool`) is `True` on real tokens. At every step the network
 predicts a class: $y_t = W_{hy} h_t + b_y$ (logits, shape `(B, T, O)`), and the
@@ -109,7 +131,8 @@ $$L = \frac{\sum_{b,t} m_{bt}\, \mathrm{CE}(y_{bt}, \mathrm{target}_{bt})}{\sum_
 Padded steps must contribute nothing, to the loss or to any gradient. Return
 `(loss, dW_ih, dW_hh, db_ih, db_hh, dW_hy, db_y)`, with `loss` a Python
 `float`. You may reuse your `rnn_backward`.
-""", '''
+""",
+            '''
 def sequence_loss_grads(x, h0, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, targets, mask):
     """Masked mean cross-entropy and its gradients: -> (loss, dW_ih, dW_hh, db_ih, db_hh, dW_hy, db_y)."""
     ### BEGIN SOLUTION
@@ -134,15 +157,21 @@ def sequence_loss_grads(x, h0, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, targets, mask)
     _, _, dW_ih, dW_hh, db_ih, db_hh = rnn_backward(dlogits @ W_hy, x, h0, W_ih, W_hh, b_ih, b_hh)
     return loss, dW_ih, dW_hh, db_ih, db_hh, dW_hy, db_y
     ### END SOLUTION
-'''),
-        *graded_part(4, parts.TRUNCATED_BPTT_GRADS, "truncated BPTT", r"""
+''',
+        ),
+        *graded_part(
+            4,
+            parts.TRUNCATED_BPTT_GRADS,
+            "truncated BPTT",
+            r"""
 Training on long sequences, PyTorch programs carry the state from one chunk
 of `k` steps to the next but cut the graph with `h = h.detach()` before steps
 `k, 2k, 3k, ...` (and before step 0). The gradient then flows back at most to
 the start of its chunk. With the same loss as part 2 (upstream gradients
 `dhs`), return the parameter gradients this truncation produces:
 `(dW_ih, dW_hh, db_ih, db_hh)`. With `k >= T` it is full BPTT.
-""", '''
+""",
+            '''
 def truncated_bptt_grads(dhs, x, h0, W_ih, W_hh, b_ih, b_hh, k):
     """Gradients with the state detached every k steps: -> (dW_ih, dW_hh, db_ih, db_hh)."""
     ### BEGIN SOLUTION
@@ -162,5 +191,6 @@ def truncated_bptt_grads(dhs, x, h0, W_ih, W_hh, b_ih, b_hh, k):
         carry = da @ W_hh if t % k != 0 else np.zeros_like(h0)
     return dW_ih, dW_hh, db, db.copy()
     ### END SOLUTION
-'''),
+''',
+        ),
     ]

@@ -3,6 +3,7 @@
 The graded parts are declared in autograder/checks/ch05_gates.py; this file
 adds the words around them and the instructor's solutions.
 """
+
 from notebook_builder import free, graded_part, how_to, imports_cell, markdown
 
 from autograder.chapters import chapter
@@ -28,7 +29,9 @@ gates is a good idea (`np.split(z, 4, axis=1)`); put it in its own cell.
 
 def cells():
     return [
-        markdown("title", """
+        markdown(
+            "title",
+            """
 # Assignment 5: LSTM and GRU in NumPy
 
 This notebook goes with chapter 5. You will write the LSTM and GRU cells in
@@ -37,14 +40,24 @@ LSTM step. Each is compared with `torch.nn.LSTMCell`, `torch.nn.LSTM`,
 `torch.nn.GRUCell`, `torch.nn.GRU` or autograd, given your packed weights.
 Calling those modules in your answers is not allowed: the point is to build
 them.
-""" + LAYOUT + how_to(parts.PARTS)),
+"""
+            + LAYOUT
+            + how_to(parts.PARTS),
+        ),
         imports_cell(CHAPTER, parts.PARTS),
-        markdown("sigmoid_text", "A sigmoid you may use in every part (an extra cell of your own is fine too):"),
-        free('''
+        markdown(
+            "sigmoid_text",
+            "A sigmoid you may use in every part (an extra cell of your own is fine too):",
+        ),
+        free("""
 def sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
-'''),
-        *graded_part(1, parts.LSTM_STEP, "one LSTM step", r"""
+"""),
+        *graded_part(
+            1,
+            parts.LSTM_STEP,
+            "one LSTM step",
+            r"""
 With $z = x_t W_{ih}^\top + b_{ih} + h_{t-1} W_{hh}^\top + b_{hh}$ split into four
 blocks $z_i, z_f, z_g, z_o$ (in that order):
 
@@ -52,7 +65,8 @@ $$i = \sigma(z_i),\quad f = \sigma(z_f),\quad g = \tanh(z_g),\quad o = \sigma(z_
 $$c_t = f \odot c_{t-1} + i \odot g,\qquad h_t = o \odot \tanh(c_t).$$
 
 Write `lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh)` returning `(h_t, c_t)`.
-""", '''
+""",
+            '''
 def lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
     """One LSTM step: -> (h_t, c_t), each (B, H)."""
     ### BEGIN SOLUTION
@@ -62,14 +76,20 @@ def lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
     h_t = sigmoid(z_o) * np.tanh(c_t)
     return h_t, c_t
     ### END SOLUTION
-'''),
-        *graded_part(2, parts.LSTM_FORWARD, "an LSTM over whole sequences", r"""
+''',
+        ),
+        *graded_part(
+            2,
+            parts.LSTM_FORWARD,
+            "an LSTM over whole sequences",
+            r"""
 Write `lstm_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh)`: start from `(h0, c0)`,
 apply the cell to `x[:, 0], ..., x[:, T-1]` in order, and return `(hs, c_T)`:
 all hidden states $h_1, \dots, h_T$ as `(B, T, H)` and the last cell state
 `(B, H)` (what `torch.nn.LSTM(batch_first=True)` returns as `output` and
 `c_n[0]`). You may call your `lstm_step`.
-""", '''
+""",
+            '''
 def lstm_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh):
     """-> (hs (B, T, H), c_T (B, H))."""
     ### BEGIN SOLUTION
@@ -79,8 +99,13 @@ def lstm_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh):
         hs.append(h)
     return np.stack(hs, axis=1), c
     ### END SOLUTION
-'''),
-        *graded_part(3, parts.GRU_STEP, "one GRU step", r"""
+''',
+        ),
+        *graded_part(
+            3,
+            parts.GRU_STEP,
+            "one GRU step",
+            r"""
 PyTorch's GRU, with the input part $a = x_t W_{ih}^\top + b_{ih}$ and the hidden
 part $b = h_{t-1} W_{hh}^\top + b_{hh}$, each split into blocks r, z, n:
 
@@ -91,7 +116,8 @@ $$h_t = (1 - z) \odot n + z \odot h_{t-1}.$$
 Note where the reset gate acts: it multiplies $W_{hn} h_{t-1} + b_{hn}$, *after*
 the matrix product (Cho et al. 2014 and D2L apply it before, to $h_{t-1}$).
 Write `gru_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh)` returning `h_t`.
-""", '''
+""",
+            '''
 def gru_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
     """One GRU step (PyTorch's convention): -> h_t (B, H)."""
     ### BEGIN SOLUTION
@@ -101,11 +127,17 @@ def gru_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
     n = np.tanh(a_n + r * b_n)
     return (1.0 - z) * n + z * h_prev
     ### END SOLUTION
-'''),
-        *graded_part(4, parts.GRU_FORWARD, "a GRU over whole sequences", """
+''',
+        ),
+        *graded_part(
+            4,
+            parts.GRU_FORWARD,
+            "a GRU over whole sequences",
+            """
 Write `gru_forward(x, h0, W_ih, W_hh, b_ih, b_hh)` returning all hidden states
 $h_1, \\dots, h_T$ as `(B, T, H)`, as `torch.nn.GRU(batch_first=True)` does.
-""", '''
+""",
+            '''
 def gru_forward(x, h0, W_ih, W_hh, b_ih, b_hh):
     """-> hs (B, T, H)."""
     ### BEGIN SOLUTION
@@ -115,8 +147,13 @@ def gru_forward(x, h0, W_ih, W_hh, b_ih, b_hh):
         hs.append(h)
     return np.stack(hs, axis=1)
     ### END SOLUTION
-'''),
-        *graded_part(5, parts.LSTM_STEP_BACKWARD, "the backward pass of one LSTM step", r"""
+''',
+        ),
+        *graded_part(
+            5,
+            parts.LSTM_STEP_BACKWARD,
+            "the backward pass of one LSTM step",
+            r"""
 Given upstream gradients `dh_t` and `dc_t` (both `(B, H)`) of a loss
 $L = \sum \mathrm{dh\_t} \odot h_t + \sum \mathrm{dc\_t} \odot c_t$, return the
 gradients of one LSTM step with respect to its inputs and parameters:
@@ -125,7 +162,8 @@ first. The gradient reaching $c_t$ has two parts: `dc_t` directly, and
 $\mathrm{dh\_t} \odot o \odot (1 - \tanh^2 c_t)$ through $h_t$. Pack the gate
 gradients back in the order i, f, g, o. Weight gradients are sums over the
 batch; `db_ih` and `db_hh` are equal.
-""", '''
+""",
+            '''
 def lstm_step_backward(dh_t, dc_t, x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
     """-> (dx_t, dh_prev, dc_prev, dW_ih, dW_hh, db_ih, db_hh)."""
     ### BEGIN SOLUTION
@@ -140,5 +178,6 @@ def lstm_step_backward(dh_t, dc_t, x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
     db = dz.sum(axis=0)
     return dz @ W_ih, dz @ W_hh, dc * f, dz.T @ x_t, dz.T @ h_prev, db, db.copy()
     ### END SOLUTION
-'''),
+''',
+        ),
     ]
