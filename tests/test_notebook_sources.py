@@ -38,3 +38,27 @@ def test_cell_ids_come_from_grade_ids_and_test_cells_from_the_parts(chapter):
         )
     imports = by_id["imports"].source
     assert all(p.check_name in imports for p in parts_for(chapter.name))
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.name)
+def test_the_introduction_promises_what_the_parts_return(chapter):
+    """Issue 8: chapter 1's notebook once promised arrays and time steps for parts returning ints."""
+    nb = nbformat.reads(build(chapter), as_version=4)
+    intro = nb.cells[0].source
+    kinds = {o.kind for p in parts_for(chapter.name) for o in p.outputs}
+    assert ("Python `int`" in intro) == ("int" in kinds)
+    assert ("numpy.ndarray" in intro) == bool(kinds & {"array", "arrays"})
+    has_time = any(o.time_axis is not None for p in parts_for(chapter.name) for o in p.outputs)
+    assert has_time or "time step" not in intro
+
+
+def test_chapter_1_uses_the_books_vocabulary():
+    """Issue 8: the notebook numbered dog=0, bites=1, man=2; the book bites=0, dog=1, man=2."""
+    import re
+
+    book = (ROOT / "book" / "01-fnn-amnesia.md").read_text()
+    words = re.search(r"vocab = \[([^\]]*)\]", book).group(1)
+    vocab = [w.strip().strip("\"'") for w in words.split(",")]
+    text = build(CHAPTERS[0])
+    pairs = ", ".join(f'\\"{w}\\": {i}' for i, w in enumerate(vocab))
+    assert pairs in text, (vocab, pairs)

@@ -136,8 +136,8 @@ Outside your graded functions, use whatever you like to explore.
 Grading runs your whole notebook again, from the top, in a fresh process with
 no network: helper functions and imports in extra cells work, printing is
 fine, and a cell that fails does not stop the others. Then it calls your
-functions on the visible cases and on hidden cases like them (other seeds and
-sizes, a batch of one, a single step, ...). A solution that passes the
+functions on the visible cases and on hidden cases like them (other seeds,
+sizes and edge cases). A solution that passes the
 visible test loses points only when a hidden case finds a real bug in it.
 Restart the kernel and run all cells before you submit.
 """
