@@ -176,3 +176,48 @@ def test_every_chapter_grades_its_solution_fully_and_its_stubs_at_zero(chapter):
             assert ok is full and not broke, (folder, part.grade_id, message[:500])
             if not full:
                 assert "not implemented yet" in message, message[:300]
+
+
+def test_grade_works_on_a_fresh_clone_and_names_the_known_assignments(tmp_path, capsys):
+    """Issue 7: `make grade` died with MissingEntry until `make release` had been run."""
+    import shutil
+
+    from autograder.grading.cli import main
+
+    root = tmp_path / "clone"
+    for folder in ("solutions", "exercises"):
+        shutil.copytree(ROOT / folder / ASSIGNMENT, root / folder / ASSIGNMENT)
+    (root / "nbgrader_config.py").write_text(
+        "from autograder.course import configure_nbgrader\n"
+        f"configure_nbgrader(get_config(), root={str(root)!r})\n"
+    )
+    sub = tmp_path / "submitted" / "alice" / ASSIGNMENT
+    sub.mkdir(parents=True)
+    shutil.copy(ROOT / "exercises" / ASSIGNMENT / "elman.ipynb", sub / "elman.ipynb")
+    assert not (root / "instructor" / "gradebook.db").exists()
+    out = tmp_path / "grades.csv"
+    assert (
+        main(
+            [
+                ASSIGNMENT,
+                "--root",
+                str(root),
+                "--submitted",
+                str(tmp_path / "submitted"),
+                "--out",
+                str(out),
+                "--workers",
+                "1",
+                "--isolated-only",
+                "--quiet",
+                "--no-report",
+            ]
+        )
+        == 0
+    )
+    assert out.read_text().splitlines()[1].startswith("alice,0,11,graded")
+    assert sorted(p.name for p in (root / "exercises" / ASSIGNMENT).iterdir()) == ["elman.ipynb"]
+    with pytest.raises(
+        SystemExit, match="unknown assignment '99-nope'; the known ones are: 02-elman"
+    ):
+        main(["99-nope", "--root", str(root), "--quiet"])

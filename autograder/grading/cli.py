@@ -43,7 +43,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from ..course import ROOT, STATE
+from ..course import ROOT, STATE, nbgrader_env
 from . import gradebook as course_gradebook
 from .isolation import detect as detect_isolation
 from .job import Options, Result, grade_submission, warm_up
@@ -196,6 +196,8 @@ def grade(
 
     quiet()
     log = log or (lambda msg: print(msg, file=sys.stderr))
+    # nbgrader runs alembic (from the venv's bin) to create a gradebook: not only under make.
+    os.environ["PATH"] = nbgrader_env()["PATH"]
     root = Path(root).resolve()
     known = (
         [p.name for p in sorted((root / "solutions").iterdir()) if p.is_dir()]
