@@ -1,11 +1,28 @@
 """The RNN course's own package.
 
+* :mod:`autograder.chapters`    - the chapter registry (number, slug, title), written once.
+* :mod:`autograder.parts`       - what a graded part is: one declaration drives the notebook's
+  test cell, the in-kernel check and the isolated grader.
+* :mod:`autograder.calling`     - how a student's function is called and watched (standalone:
+  the grader's sandbox loads the same file).
+* :mod:`autograder.checks`      - each chapter's graded parts (``PARTS``), one module per chapter.
+* :mod:`autograder.references`  - reference implementations (PyTorch), one module per chapter.
+* :mod:`autograder.comparing`   - exact-type and tolerance comparison with teaching messages.
 * :mod:`autograder.device`      - where references run (CUDA if present, else CPU).
 * :mod:`autograder.tasks`       - synthetic data sets, generated from a seed.
-* :mod:`autograder.references`  - reference implementations, one module per chapter.
-* :mod:`autograder.checks`      - the checks graded notebooks call, one module per chapter.
-* :mod:`autograder.comparing`   - exact-type and tolerance comparison with teaching messages.
 * :mod:`autograder.course`      - the nbgrader course layout and the instructors' commands.
+* :mod:`autograder.grading`     - the class-scale grader (``python -m autograder grade``).
 """
 
-__all__ = ["device", "tasks", "references", "checks", "comparing", "course"]
+__all__ = [
+    "chapters",
+    "parts",
+    "calling",
+    "checks",
+    "references",
+    "comparing",
+    "device",
+    "tasks",
+    "course",
+    "grading",
+]

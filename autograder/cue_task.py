@@ -31,6 +31,7 @@ distance (the cues are drawn first), so data sets of different distances hold
 the same cues in the same order and differ only in how much filler sits
 between cue and blank.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -39,25 +40,61 @@ from types import MappingProxyType
 
 import numpy as np
 
-__all__ = ["PAD", "PREFIX", "CUES", "ANSWERS", "SUFFIX", "BLANK", "FILLERS", "VOCAB",
-           "WORD_TO_ID", "MIN_DISTANCE", "CUE_POSITION", "CueTask", "cue_task", "decode",
-           "encode", "CueExperiment", "CUE_EXPERIMENT"]
+__all__ = [
+    "PAD",
+    "PREFIX",
+    "CUES",
+    "ANSWERS",
+    "SUFFIX",
+    "BLANK",
+    "FILLERS",
+    "VOCAB",
+    "WORD_TO_ID",
+    "MIN_DISTANCE",
+    "CUE_POSITION",
+    "CueTask",
+    "cue_task",
+    "decode",
+    "encode",
+    "CueExperiment",
+    "CUE_EXPERIMENT",
+]
 
-PAD = "<pad>"                    # id 0; never produced by cue_task, kept for batches of mixed lengths
+PAD = "<pad>"  # id 0; never produced by cue_task, kept for batches of mixed lengths
 PREFIX = "i'm"
 CUES = ("hungry", "tired", "bored", "thirsty")
 ANSWERS = ("eat", "sleep", "play", "drink")
 SUFFIX = ("i", "want", "to", "go")
 BLANK = "___"
-FILLERS = ("the", "news", "was", "late", "and", "my", "friend", "called", "about", "school",
-           "it", "rained", "all", "day", "so", "we", "talked", "music", "then", "weather")
+FILLERS = (
+    "the",
+    "news",
+    "was",
+    "late",
+    "and",
+    "my",
+    "friend",
+    "called",
+    "about",
+    "school",
+    "it",
+    "rained",
+    "all",
+    "day",
+    "so",
+    "we",
+    "talked",
+    "music",
+    "then",
+    "weather",
+)
 
 VOCAB: tuple[str, ...] = (PAD, PREFIX, *CUES, *ANSWERS, *SUFFIX, BLANK, *FILLERS)
 WORD_TO_ID = MappingProxyType({w: i for i, w in enumerate(VOCAB)})
 assert len(WORD_TO_ID) == len(VOCAB), "a word appears twice in the vocabulary"
 
-CUE_POSITION = 2                             # 1-based: "i'm" is position 1, the cue position 2
-MIN_DISTANCE = len(SUFFIX) + 1               # "i want to go ___" after the cue
+CUE_POSITION = 2  # 1-based: "i'm" is position 1, the cue position 2
+MIN_DISTANCE = len(SUFFIX) + 1  # "i want to go ___" after the cue
 _CUE_IDS = np.array([WORD_TO_ID[w] for w in CUES], dtype=np.int64)
 _ANSWER_IDS = np.array([WORD_TO_ID[w] for w in ANSWERS], dtype=np.int64)
 _FILLER_IDS = np.array([WORD_TO_ID[w] for w in FILLERS], dtype=np.int64)
@@ -89,8 +126,9 @@ def decode(ids) -> str:
     ids = np.asarray(ids)
     if ids.ndim != 1:
         raise ValueError(f"decode takes one sequence of ids (1-D), got shape {ids.shape}")
-    if ids.size and (not np.issubdtype(ids.dtype, np.integer)
-                     or ids.min() < 0 or ids.max() >= len(VOCAB)):
+    if ids.size and (
+        not np.issubdtype(ids.dtype, np.integer) or ids.min() < 0 or ids.max() >= len(VOCAB)
+    ):
         raise ValueError(f"ids must be integers in [0, {len(VOCAB)}), got {ids.tolist()}")
     return " ".join(VOCAB[i] for i in ids.tolist() if i != WORD_TO_ID[PAD])
 
@@ -159,14 +197,21 @@ def cue_task(n: int, distance: int, *, n_cues: int = 4, seed: int = 0) -> CueTas
     n_cues = _check_int("n_cues", n_cues, 2, len(CUES))
     seed = _check_int("seed", seed, 0)
     rng = np.random.default_rng(seed)
-    labels = rng.permutation(np.arange(n, dtype=np.int64) % n_cues)   # balanced classes
+    labels = rng.permutation(np.arange(n, dtype=np.int64) % n_cues)  # balanced classes
     n_fill = distance - MIN_DISTANCE
     fillers = _FILLER_IDS[rng.integers(0, len(FILLERS), size=(n, n_fill))]
-    tokens = np.concatenate([np.full((n, 1), WORD_TO_ID[PREFIX], dtype=np.int64),
-                             _CUE_IDS[labels][:, None], fillers,
-                             np.broadcast_to(_TAIL_IDS, (n, len(_TAIL_IDS)))], axis=1)
-    return CueTask(tokens=np.ascontiguousarray(tokens), labels=labels, distance=distance,
-                   n_cues=n_cues)
+    tokens = np.concatenate(
+        [
+            np.full((n, 1), WORD_TO_ID[PREFIX], dtype=np.int64),
+            _CUE_IDS[labels][:, None],
+            fillers,
+            np.broadcast_to(_TAIL_IDS, (n, len(_TAIL_IDS))),
+        ],
+        axis=1,
+    )
+    return CueTask(
+        tokens=np.ascontiguousarray(tokens), labels=labels, distance=distance, n_cues=n_cues
+    )
 
 
 @dataclass(frozen=True)
@@ -178,17 +223,17 @@ class CueExperiment:
     the model sizes and the training budget from this object.
     """
 
-    n_cues: int = 3                          # hungry, tired, bored: chance = 1/3
+    n_cues: int = 3  # hungry, tired, bored: chance = 1/3
     distances: tuple[int, ...] = (5, 10, 15, 20, 30, 40)
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7)   # model seeds: initialisation, batch order
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7)  # model seeds: initialisation, batch order
     embed_dim: int = 8
     hidden_size: int = 32
     num_train: int = 2400
-    num_test: int = 1200                     # divisible by 3 and 4: exactly balanced classes
-    steps: int = 400                         # Adam steps, the same at every distance
+    num_test: int = 1200  # divisible by 3 and 4: exactly balanced classes
+    steps: int = 400  # Adam steps, the same at every distance
     batch_size: int = 32
     lr: float = 1e-2
-    train_seed: int = 0                      # data seeds
+    train_seed: int = 0  # data seeds
     test_seed: int = 1
 
     @property
@@ -205,8 +250,10 @@ class CueExperiment:
 
     def splits(self, distance: int) -> tuple[CueTask, CueTask]:
         """The training and test sets at ``distance``, always the same draws."""
-        return (cue_task(self.num_train, distance, n_cues=self.n_cues, seed=self.train_seed),
-                cue_task(self.num_test, distance, n_cues=self.n_cues, seed=self.test_seed))
+        return (
+            cue_task(self.num_train, distance, n_cues=self.n_cues, seed=self.train_seed),
+            cue_task(self.num_test, distance, n_cues=self.n_cues, seed=self.test_seed),
+        )
 
 
 CUE_EXPERIMENT = CueExperiment()

@@ -1,9 +1,10 @@
 """``python -m autograder grade ASSIGNMENT``: grade a class in parallel, safely.
 
 Every submission gets a CSV row (``student_id,score,max_score,status,flags``).
-The score that counts comes from the isolated grader (answer cells run in a
-sandboxed ``python -I -S`` child, results compared with ``torch.nn`` in a
-process that never ran student code); nbgrader's in-kernel autograde still runs
+The score that counts comes from the isolated grader (the student's notebook
+run again as written in an OS-sandboxed child, each part called on exactly the
+cases of the notebook's checks, the results judged with the checks' own code in
+a process that never ran student code); nbgrader's in-kernel autograde still runs
 for the gradebook, autograded notebooks and feedback, and rows where the two
 disagree are flagged ``score_mismatch``. Submissions are never modified: they
 are read as bytes and graded in throw-away course folders.

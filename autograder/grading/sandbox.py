@@ -446,7 +446,3 @@ def score_parts(
                 break
         verdict[part.grade_id] = (not message, message, broke)
     return verdict
-
-
-def numpy_version() -> str:
-    return np.__version__

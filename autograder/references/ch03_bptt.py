@@ -17,6 +17,7 @@ Conventions: a loss given by its upstream gradients ``dhs`` means
 only) is ``dhs[:, t]``. Weight gradients are sums over the batch and over
 time (CS231n's convention; CMU 11-785 divides by the batch size, we do not).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,8 +26,14 @@ import torch.nn.functional as F
 
 from ..device import REFERENCE_DTYPE, reference_device, to_device, to_numpy
 
-__all__ = ["rnn_step_backward", "rnn_backward", "sequence_loss", "sequence_loss_grads",
-           "truncated_bptt_grads", "forward_states"]
+__all__ = [
+    "rnn_step_backward",
+    "rnn_backward",
+    "sequence_loss",
+    "sequence_loss_grads",
+    "truncated_bptt_grads",
+    "forward_states",
+]
 
 
 def _leaf(array, device):
@@ -45,8 +52,9 @@ def _cell(W_ih, W_hh, b_ih, b_hh, device):
 
 
 def _grads(params):
-    return tuple(to_numpy(p.grad) if p.grad is not None else np.zeros(tuple(p.shape))
-                 for p in params)
+    return tuple(
+        to_numpy(p.grad) if p.grad is not None else np.zeros(tuple(p.shape)) for p in params
+    )
 
 
 def forward_states(x, h0, W_ih, W_hh, b_ih, b_hh, *, device=None):
@@ -73,8 +81,11 @@ def rnn_step_backward(dh, x_t, h_prev, W_ih, W_hh, b_ih, b_hh, *, device=None):
     x_leaf, h_leaf = _leaf(x_t, device), _leaf(h_prev, device)
     h_t = cell(x_leaf, h_leaf)
     (h_t * to_device(dh, device)).sum().backward()
-    return (to_numpy(x_leaf.grad), to_numpy(h_leaf.grad),
-            *_grads([cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh]))
+    return (
+        to_numpy(x_leaf.grad),
+        to_numpy(h_leaf.grad),
+        *_grads([cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh]),
+    )
 
 
 def rnn_backward(dhs, x, h0, W_ih, W_hh, b_ih, b_hh, *, device=None):
@@ -93,8 +104,11 @@ def rnn_backward(dhs, x, h0, W_ih, W_hh, b_ih, b_hh, *, device=None):
     x_leaf, h_leaf = _leaf(x, device), _leaf(h0, device)
     out, _ = rnn(x_leaf, h_leaf.unsqueeze(0))
     (out * to_device(dhs, device)).sum().backward()
-    return (to_numpy(x_leaf.grad), to_numpy(h_leaf.grad),
-            *_grads([rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0]))
+    return (
+        to_numpy(x_leaf.grad),
+        to_numpy(h_leaf.grad),
+        *_grads([rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0]),
+    )
 
 
 def _sequence_loss_tensor(x, h0, params, targets, mask, device):
@@ -107,9 +121,10 @@ def _sequence_loss_tensor(x, h0, params, targets, mask, device):
     for t in range(T):  # F.rnn_tanh_cell is exactly nn.RNNCell's computation
         h = torch.tanh(xs[:, t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
         hs.append(h)
-    logits = torch.stack(hs, dim=1) @ W_hy.T + b_y                  # (B, T, O)
-    ce = F.cross_entropy(logits.reshape(B * T, -1), to_device(targets, device).long().reshape(-1),
-                         reduction="none").reshape(B, T)
+    logits = torch.stack(hs, dim=1) @ W_hy.T + b_y  # (B, T, O)
+    ce = F.cross_entropy(
+        logits.reshape(B * T, -1), to_device(targets, device).long().reshape(-1), reduction="none"
+    ).reshape(B, T)
     m = to_device(np.asarray(mask, dtype=np.float64), device)
     return (ce * m).sum() / m.sum()
 
