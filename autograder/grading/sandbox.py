@@ -30,8 +30,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from .. import calling
 from ..parts import Part
 from . import isolation as iso
