@@ -482,6 +482,32 @@ class Part:
         return check
 
 
+#: Which axis of which usual argument is which size letter (PyTorch's layout, batch first).
+RECURRENT_AXES = (
+    ("x", "BTD"),
+    ("x_t", "BD"),
+    ("hs", "BTH"),
+    ("h_prev", "BH"),
+    ("h0", "BH"),
+    ("W_hy", "OH"),
+    ("W_hh", "H"),
+)
+
+
+def recurrent_sizes(args: dict, extra: tuple[str, ...] = ()) -> dict:
+    """B, T, D, H, O read off whichever usual arguments a part has (for the "correct" line),
+    followed by the scalar arguments named in ``extra``."""
+    out: dict = {}
+    for name, letters in RECURRENT_AXES:
+        value = args.get(name)
+        if isinstance(value, np.ndarray):
+            for letter, size in zip(letters, value.shape):
+                out.setdefault(letter, int(size))
+    sizes = {k: out[k] for k in "BTDHO" if k in out}
+    sizes.update({k: args[k] for k in extra if k in args})
+    return sizes
+
+
 def parts_for(assignment: str) -> tuple[Part, ...]:
     """The graded parts of an assignment (``"02-elman"``), in notebook order."""
     from .chapters import chapter

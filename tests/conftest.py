@@ -111,3 +111,26 @@ def built_site(tmp_path_factory) -> Path:
     assert proc.returncode == 0, f"book build failed:\n{log[-6000:]}"
     assert "WARNING" not in re.sub(r"\[IPKernelApp\] WARNING[^\n]*", "", log), log[-4000:]
     return out / "_build" / "html"
+
+
+def assert_passes(check, fn, capfd, **case) -> None:
+    """``fn`` passes ``check`` (its visible and hidden cases, or the one case given), printing a
+    "correct" line per case and nothing on stderr (nbgrader scores stderr as a failure)."""
+    if case:
+        check(fn, **case)
+    else:
+        check(fn)
+        check(fn, hidden=True)
+    out, err = capfd.readouterr()
+    assert err == "", "a check wrote to stderr, which nbgrader scores as a failure"
+    assert "correct" in out
+
+
+def assert_rejected(check, fn, hint: str, name: str = "") -> str:
+    """``fn`` fails ``check``'s visible test (as in the notebook) with a message containing
+    ``hint``; returns the message."""
+    with pytest.raises(AssertionError) as info:
+        check(fn)
+    message = str(info.value)
+    assert hint in message, f"mutant {name!r}: the message does not name the mistake:\n{message}"
+    return message

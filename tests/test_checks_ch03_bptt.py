@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import solution_namespace
+from conftest import assert_passes, assert_rejected, solution_namespace
 
 from autograder.checks import ch03_bptt as checks
 
@@ -77,9 +77,7 @@ HONEST = [
 @pytest.mark.parametrize("check,fn", HONEST, ids=lambda v: getattr(v, "__name__", "variant"))
 @pytest.mark.parametrize("seed", (0, 3, 17))
 def test_honest_implementations_pass(check, fn, seed, capfd):
-    check(fn, seed=seed)
-    out, err = capfd.readouterr()
-    assert err == "" and "correct" in out
+    assert_passes(check, fn, capfd, seed=seed)
 
 
 MUTANTS = [
@@ -157,9 +155,7 @@ MUTANTS = [
     "check,name,fn,hint", MUTANTS, ids=[f"{c.__name__}-{n}" for c, n, _, _ in MUTANTS]
 )
 def test_mutants_are_rejected_with_a_pointed_message(check, name, fn, hint):
-    with pytest.raises(AssertionError) as info:
-        check(fn)
-    assert hint in str(info.value), f"mutant {name!r}:\n{info.value}"
+    assert_rejected(check, fn, hint, name)
 
 
 def _loss_variant(mean_over, **a):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..parts import Case, Output, Part
+from ..parts import Case, Output, Part, recurrent_sizes
 from ..references import ch02_elman as ref
 
 __all__ = [
@@ -92,22 +92,7 @@ ELMAN_MODULES = ("torch.nn.RNNCell", "torch.nn.RNN")
 
 
 def _sizes(args):
-    """B, T, D, H, O read off whichever arguments a part has, for the "correct" line."""
-    out = {}
-    for name, letters in (
-        ("x", "BTD"),
-        ("x_t", "BD"),
-        ("hs", "BTH"),
-        ("h_prev", "BH"),
-        ("h0", "BH"),
-        ("W_hy", "OH"),
-    ):
-        if name in args:
-            for letter, size in zip(letters, args[name].shape):
-                out.setdefault(letter, int(size))
-    if "W_hh" in args:
-        out.setdefault("H", int(args["W_hh"].shape[0]))
-    return {k: out[k] for k in "BTDHO" if k in out}
+    return recurrent_sizes(args)
 
 
 def _step_inputs(seed, **sizes):

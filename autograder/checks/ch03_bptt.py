@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..parts import Case, Output, Part
+from ..parts import Case, Output, Part, recurrent_sizes
 from ..references import ch03_bptt as ref
 from .ch02_elman import make_case
 
@@ -32,22 +32,7 @@ PARAM_GRADS = ("dW_ih", "dW_hh", "db_ih", "db_hh")
 
 
 def _sizes(args):
-    out = {}
-    for name, letters in (
-        ("x", "BTD"),
-        ("x_t", "BD"),
-        ("h_prev", "BH"),
-        ("h0", "BH"),
-        ("W_hy", "OH"),
-    ):
-        if name in args:
-            for letter, size in zip(letters, args[name].shape):
-                out.setdefault(letter, int(size))
-    out.setdefault("H", int(args["W_hh"].shape[0]))
-    sizes = {k: out[k] for k in "BTDHO" if k in out}
-    if "k" in args:
-        sizes["k"] = args["k"]
-    return sizes
+    return recurrent_sizes(args, ("k",))
 
 
 def _grad_outputs(*names_axes):

@@ -13,7 +13,7 @@ from itertools import permutations
 
 import numpy as np
 
-from ..parts import Case, Output, Part
+from ..parts import Case, Output, Part, recurrent_sizes
 from ..references import ch05_gates as ref
 
 __all__ = [
@@ -59,12 +59,7 @@ def make_gated_case(
 
 
 def _sizes(args):
-    out = {}
-    for name, letters in (("x", "BTD"), ("x_t", "BD"), ("h_prev", "BH"), ("h0", "BH")):
-        if name in args:
-            for letter, size in zip(letters, args[name].shape):
-                out.setdefault(letter, int(size))
-    return {k: out[k] for k in "BTDH" if k in out}
+    return recurrent_sizes(args)
 
 
 def _sigmoid(z):
@@ -186,22 +181,24 @@ def _gru_variants():
 LSTM_STEP_ARGS = ("x_t", "h_prev", "c_prev", "W_ih", "W_hh", "b_ih", "b_hh")
 
 
+def _one_step(seed, gates, names, **sizes):
+    """The inputs of one step of a gated cell (the first step of a drawn case)."""
+    a = make_gated_case(seed, gates, **{**sizes, "seq_len": 1})
+    step = {**a, "x_t": a["x"][:, 0], "h_prev": a["h0"], "c_prev": a["c0"]}
+    return {name: step[name] for name in names}
+
+
 def _lstm_step_inputs(seed, **sizes):
-    a = make_gated_case(seed, 4, **{**sizes, "seq_len": 1})
-    return dict(
-        x_t=a["x"][:, 0],
-        h_prev=a["h0"],
-        c_prev=a["c0"],
-        W_ih=a["W_ih"],
-        W_hh=a["W_hh"],
-        b_ih=a["b_ih"],
-        b_hh=a["b_hh"],
-    )
+    return _one_step(seed, 4, LSTM_STEP_ARGS, **sizes)
+
+
+def _variant_outputs(cell, args, variants):
+    """{description: () -> what the cell computes under that mistake}."""
+    return {desc: (lambda sw=sw: cell(*args, **sw)) for desc, sw in variants()}
 
 
 def _lstm_step_mistakes(a):
-    args = [a[k] for k in LSTM_STEP_ARGS]
-    return {desc: (lambda sw=sw: _lstm_np(*args, **sw)) for desc, sw in _lstm_variants()}
+    return _variant_outputs(_lstm_np, [a[k] for k in LSTM_STEP_ARGS], _lstm_variants)
 
 
 HC_AXES = ("batch row", "hidden unit")
@@ -309,20 +306,11 @@ GRU_STEP_ARGS = ("x_t", "h_prev", "W_ih", "W_hh", "b_ih", "b_hh")
 
 
 def _gru_step_inputs(seed, **sizes):
-    a = make_gated_case(seed, 3, **{**sizes, "seq_len": 1})
-    return dict(
-        x_t=a["x"][:, 0],
-        h_prev=a["h0"],
-        W_ih=a["W_ih"],
-        W_hh=a["W_hh"],
-        b_ih=a["b_ih"],
-        b_hh=a["b_hh"],
-    )
+    return _one_step(seed, 3, GRU_STEP_ARGS, **sizes)
 
 
 def _gru_step_mistakes(a):
-    args = [a[k] for k in GRU_STEP_ARGS]
-    return {desc: (lambda sw=sw: _gru_np(*args, **sw)) for desc, sw in _gru_variants()}
+    return _variant_outputs(_gru_np, [a[k] for k in GRU_STEP_ARGS], _gru_variants)
 
 
 GRU_STEP = Part(
