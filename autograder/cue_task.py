@@ -26,10 +26,12 @@ Every sentence has the same shape::
   shortest sentence has no filler: distance :data:`MIN_DISTANCE` = 5
   ("i'm hungry i want to go ___"); every further step is one filler word.
 
-The labels drawn for a given ``(n, n_cues, seed)`` do not depend on the
-distance (the cues are drawn first), so data sets of different distances hold
-the same cues in the same order and differ only in how much filler sits
-between cue and blank.
+The classes are balanced: each cue appears ``n // n_cues`` or one more times
+(exactly ``n / n_cues`` when ``n_cues`` divides ``n``), in a random order, so
+always guessing one answer scores chance too. The labels drawn for a given
+``(n, n_cues, seed)`` do not depend on the distance (the cues are drawn first),
+so data sets of different distances hold the same cues in the same order and
+differ only in how much filler sits between cue and blank.
 """
 
 from __future__ import annotations
@@ -188,9 +190,9 @@ class CueTask:
 def cue_task(n: int, distance: int, *, n_cues: int = 4, seed: int = 0) -> CueTask:
     """Draw ``n`` sentences whose cue sits ``distance`` steps before the blank.
 
-    The cues are balanced at random (each sentence's cue is uniform over the first
-    ``n_cues`` of :data:`CUES`, drawn first, so the labels do not depend on the
-    distance); every filler is uniform over :data:`FILLERS`, independent of the cue.
+    The cues (the first ``n_cues`` of :data:`CUES`) are balanced and shuffled, and
+    drawn first, so the labels do not depend on the distance; every filler is uniform
+    over :data:`FILLERS`, independent of the cue and of the other fillers.
     """
     n = _check_int("n", n, 1)
     distance = _check_int("distance", distance, MIN_DISTANCE)
@@ -220,12 +222,18 @@ class CueExperiment:
 
     Kept here, once, so that "trained the same way at every distance" and
     "the same experiment as chapter 4" stay true: both chapters read the data,
-    the model sizes and the training budget from this object.
+    the model sizes and the training budget from this object. Chapter 4 trains,
+    at every distance in ``distances`` and for every seed in ``seeds``, an
+    embedding of size ``embed_dim``, a tanh recurrent layer of ``hidden_size``
+    units and a linear read-out of the state at the blank, with ``steps`` Adam
+    steps of learning rate ``lr`` on batches of ``batch_size`` training sentences
+    (mean cross-entropy), and reports the test accuracy. Chapter 4 glues the
+    results distance by distance: changing ``distances`` means editing its prose.
     """
 
     n_cues: int = 3  # hungry, tired, bored: chance = 1/3
     distances: tuple[int, ...] = (5, 10, 15, 20, 30, 40)
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7)  # model seeds: initialisation, batch order
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7)  # one network per seed (its initialisation)
     embed_dim: int = 8
     hidden_size: int = 32
     num_train: int = 2400
