@@ -89,18 +89,27 @@ def test_glued_numbers_are_rendered(site):
         assert not re.search(r"\{glue:?\w*\}", text), "an unresolved glue role"
 
 
-def test_the_interactive_figure_is_saved_for_static_html(site):
-    text = page(site, CHAPTERS["02-elman"])
+# The issues ask chapters 2-4 for a slider over precomputed frames (ch5's highlighter and
+# ch6's figures are static).
+SLIDER_CHAPTERS = ("02-elman", "03-bptt", "04-gradients")
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_interactive_figures_are_saved_for_static_html(site, assignment):
+    text = page(site, CHAPTERS[assignment])
     state = re.search(
         r'<script type="application/vnd.jupyter.widget-state\+json">(.*?)</script>', text, re.S
     )
-    assert state, "no widget state saved in the page"
+    if assignment in SLIDER_CHAPTERS:
+        assert state, "no widget state saved in the page"
+    if not state:
+        return
     models = json.loads(state.group(1))["state"].values()
     names = [m["model_name"] for m in models]
     assert "LinkModel" in names, "the slider must be jslinked (works without a kernel)"
     assert "StackModel" in names and "IntSliderModel" in names
     frames = [m for m in models if m["model_name"] == "ImageModel"]
-    assert len(frames) >= 5, "one precomputed frame per time step"
+    assert len(frames) >= 5, "one precomputed frame per slider position"
 
 
 def test_pages_load_nothing_from_outside_the_book(site):
