@@ -47,21 +47,30 @@ def nbgrader_meta(cell) -> dict:
 
 SOLUTION_BLOCK = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
 HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
+HIDDEN_CALL = re.compile(r"check_\w+\(\w+, hidden=True\)")
 
 
 def secret_lines(assignment: str) -> list[str]:
     """Lines that only the solutions notebook may contain (solutions and hidden tests).
 
-    Short or generic lines (``return hs``, ``for seed in ...``) are skipped:
-    they say nothing about the answer and would match harmless prose.
+    Short or generic lines (``return hs``, ``import torch.nn.functional as F``,
+    ``for t in range(x.shape[1]):``) are skipped: they say nothing about the
+    answer and would match harmless prose. So is the hidden line itself,
+    ``check_x(x, hidden=True)``: feedback shows it to every student anyway, and
+    what it runs is declared in the course package.
     """
     nb = read_notebook(notebook_path("solutions", assignment))
+    generic = ("#", "for ", "return ", "import ", "from ", "with ", "while ")
     lines = []
     for cell in nb.cells:
         for block in SOLUTION_BLOCK.findall(cell.source) + HIDDEN_BLOCK.findall(cell.source):
             for line in block.splitlines():
                 line = line.strip()
-                if len(line) >= 24 and not line.startswith(("#", "for seed", "return ")):
+                if (
+                    len(line) >= 24
+                    and not line.startswith(generic)
+                    and not HIDDEN_CALL.fullmatch(line)
+                ):
                     lines.append(line)
     return lines
 

@@ -3,6 +3,7 @@
 Skipped, with the command to run, where Chromium is missing; `.ci/run` installs it.
 Screenshots of every page at a desktop and a phone width go to _build/screenshots/.
 """
+
 from __future__ import annotations
 
 import functools
@@ -16,20 +17,29 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-
 from conftest import ASSIGNMENTS, ROOT, secret_lines
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None:
-    pytest.skip("Debian's Chromium is not installed: run `apt-get install -y chromium` "
-                "(CI's .ci/run does) to run the browser tests", allow_module_level=True)
+    pytest.skip(
+        "Debian's Chromium is not installed: run `apt-get install -y chromium` "
+        "(CI's .ci/run does) to run the browser tests",
+        allow_module_level=True,
+    )
 playwright = pytest.importorskip("playwright.sync_api")
 
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 VIEWPORTS = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def toc_pages() -> list[str]:
@@ -44,8 +54,9 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server(built_site):
-    httpd = socketserver.ThreadingTCPServer(("127.0.0.1", 0),
-                                            functools.partial(_Quiet, directory=str(built_site)))
+    httpd = socketserver.ThreadingTCPServer(
+        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(built_site))
+    )
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
@@ -66,20 +77,33 @@ class Visit:
     def __init__(self, browser, server, path, viewport="desktop"):
         self.page = browser.new_page(viewport=VIEWPORTS[viewport])
         self.errors, self.requests, self.failures = [], [], []
-        self.page.on("console", lambda m: self.errors.append(f"{m.type}: {m.text} ({m.location.get('url')})")
-                     if m.type == "error" else None)
+        self.page.on(
+            "console",
+            lambda m: (
+                self.errors.append(f"{m.type}: {m.text} ({m.location.get('url')})")
+                if m.type == "error"
+                else None
+            ),
+        )
         self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.on("requestfailed", lambda r: self.failures.append(f"{r.url}: {r.failure}"))
-        self.page.on("response", lambda r: self.failures.append(f"{r.url}: HTTP {r.status}")
-                     if r.status >= 400 else None)
+        self.page.on(
+            "response",
+            lambda r: (
+                self.failures.append(f"{r.url}: HTTP {r.status}") if r.status >= 400 else None
+            ),
+        )
         self.server = server
         self.page.goto(f"{server}/{path}", wait_until="networkidle")
 
     def external(self):
         host = urlparse(self.server).netloc
-        return [u for u in self.requests
-                if urlparse(u).scheme not in ("blob", "data") and urlparse(u).netloc != host]
+        return [
+            u
+            for u in self.requests
+            if urlparse(u).scheme not in ("blob", "data") and urlparse(u).netloc != host
+        ]
 
 
 @pytest.mark.parametrize("path", toc_pages())
@@ -92,7 +116,9 @@ def test_page_loads_offline_without_errors(browser, server, path):
     for name in VIEWPORTS:
         shot = Visit(browser, server, path, viewport=name) if name != "desktop" else visit
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shot.page.screenshot(path=str(SCREENSHOTS / f"{Path(path).stem}-{name}.png"), full_page=True)
+        shot.page.screenshot(
+            path=str(SCREENSHOTS / f"{Path(path).stem}-{name}.png"), full_page=True
+        )
         shot.page.close()
 
 
@@ -113,7 +139,66 @@ def test_math_is_rendered_by_mathjax(browser, server, path):
         page.wait_for_selector("mjx-container", state="attached", timeout=15000)
         assert page.locator("mjx-container").count() >= page.locator("div.math").count()
     text = page.evaluate(VISIBLE_TEXT)
-    assert "$$" not in text and "\\begin" not in text and "\\frac" not in text, f"raw TeX left in {path}"
+    assert "$$" not in text and "\\begin" not in text and "\\frac" not in text, (
+        f"raw TeX left in {path}"
+    )
+    page.close()
+
+
+# Every MathJax formula in the text column either fits inside the column (and inside the
+# admonition it sits in, if any) or sits in a box that scrolls sideways and itself ends inside
+# the column. A formula cut off by an `overflow: hidden` box, or running past the edge of the
+# page, fails. MathJax 3 (CHTML) cannot break a formula across lines, so on a phone a long
+# formula must scroll (book/_static/course.css).
+CLIPPED_MATH = """() => {
+  const slack = 1;   // px of rounding
+  const scrolls = e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowX);
+  const clipped = [];
+  let checked = 0;
+  for (const m of document.querySelectorAll('article mjx-container')) {
+    if (m.parentElement.closest('mjx-container')) continue;
+    const r = m.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;               // not displayed
+    checked += 1;
+    const column = m.closest('article');
+    const boxes = [column, m.closest('.admonition')].filter(Boolean);
+    const right = Math.min(...boxes.map(e => e.getBoundingClientRect().right));
+    let ok = r.right <= right + slack;
+    for (let e = m; !ok && e && e !== column; e = e.parentElement) {
+      ok = scrolls(e) && e.getBoundingClientRect().right <= right + slack;
+    }
+    if (!ok) {
+      const kind = m.getAttribute('display') === 'true' ? 'display' : 'inline';
+      const text = (m.querySelector('mjx-assistive-mml') || m).textContent.slice(0, 40);
+      clipped.push(`${kind} math "${text}" ends at ${Math.round(r.right)} px, its column at ${Math.round(right)} px`);
+    }
+  }
+  return {checked, clipped};
+}"""
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+@pytest.mark.parametrize("path", toc_pages())
+def test_no_formula_is_cut_off_at_the_right_edge(browser, server, path, viewport):
+    page = Visit(browser, server, path, viewport=viewport).page
+    if page.locator(".math").count():
+        page.wait_for_selector("mjx-container", state="attached", timeout=15000)
+        page.wait_for_function(
+            "() => document.querySelectorAll('article mjx-container').length"
+            " >= document.querySelectorAll('article .math').length",
+            timeout=15000,
+        )
+    result = page.evaluate(CLIPPED_MATH)
+    assert page.locator("article .math").count() == 0 or result["checked"] > 0
+    assert not result["clipped"], (
+        f"{path} at {VIEWPORTS[viewport]['width']} px: {result['clipped']}"
+    )
+    page.close()
+
+
+def test_the_course_stylesheet_is_loaded(browser, server):
+    page = Visit(browser, server, "book/02-elman.html").page
+    assert page.locator("link[href*='_static/course.css']").count() == 1
     page.close()
 
 
@@ -191,8 +276,24 @@ def test_no_page_shows_solution_code_or_hidden_tests(browser, server):
 def test_header_button_downloads_the_exercise_not_the_markdown(browser, server):
     for assignment, name in ASSIGNMENTS.items():
         page = Visit(browser, server, f"book/{assignment}.html").page
-        hrefs = page.evaluate("() => Array.from(document.querySelectorAll('.article-header-buttons a'))"
-                              ".map(a => a.getAttribute('href'))")
+        hrefs = page.evaluate(
+            "() => Array.from(document.querySelectorAll('.article-header-buttons a'))"
+            ".map(a => a.getAttribute('href'))"
+        )
         assert any(h and h.endswith(f"/{name}.ipynb") for h in hrefs), hrefs
         assert not page.locator("a[href*='_sources/']").count(), "a link offers the Markdown source"
+        page.close()
+
+
+def test_exercise_sections_say_numpy_only(browser, server):
+    """The graded functions of chapters 1-2 are NumPy-only (graded code that uses torch scores 0)."""
+    for assignment in [a for a in ASSIGNMENTS if a.startswith(("01-", "02-"))]:
+        page = Visit(browser, server, f"book/{assignment}.html").page
+        section = page.locator("section#exercises")
+        assert section.count() == 1, f"{assignment}: no Exercises section"
+        text = " ".join(section.inner_text().split())
+        assert "NumPy only" in text, f"{assignment}: the Exercises section must say NumPy only"
+        assert not re.search(r"NumPy \(or PyTorch\)|or PyTorch\)|PyTorch is allowed", text), (
+            f"{assignment}: the Exercises section allows PyTorch in graded code"
+        )
         page.close()
