@@ -16,7 +16,7 @@ STAMP_VENV := $(VENV)/.installed
 # outputs are stale, so this stamp clears them (see book/instructors.md); a change
 # to a check or to the grader does not. tools/chapter_deps.py lists them. Sphinx
 # does not see changes to the book's own extension (book/_ext) either.
-AUTOGRADER_SRC := $(shell python3 tools/chapter_deps.py 2>/dev/null) $(wildcard book/_ext/*.py) $(wildcard data/*)
+AUTOGRADER_SRC := $(shell python3 tools/chapter_deps.py 2>/dev/null) $(wildcard book/_ext/*.py) $(shell find data -type f 2>/dev/null)
 STAMP_AUTOGRADER := _build/.autograder-stamp
 # Browser libraries served by the book itself (offline math and widgets).
 STAMP_VENDOR := _build/vendor-static/.installed

@@ -19,7 +19,6 @@ first): ``h_t = a_t * h_{t-1} + b_t`` element-wise, from ``h0`` of shape
 from __future__ import annotations
 
 import math
-import statistics
 import time
 from collections.abc import Callable
 
@@ -152,13 +151,16 @@ def reversal_accuracy(model: Seq2Seq, length: int, n: int, seed: int) -> float:
 
 
 def linear_recurrence_loop(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
-    """The sequential definition: one step at a time, T dependent steps."""
-    out = torch.empty_like(b)
-    h = h0
-    for t in range(b.shape[1]):
-        h = a[:, t] * h + b[:, t]
-        out[:, t] = h
-    return out
+    """The sequential definition: one step at a time, T dependent steps.
+
+    The inputs are split into steps once (``unbind``) and the states stacked once at the end: with
+    ``a[:, t]`` inside the loop, or states written into a preallocated tensor, autograd's
+    backward pass would build a full-size gradient at every step, O(T^2) in all."""
+    states, h = [], h0
+    for a_t, b_t in zip(a.unbind(1), b.unbind(1)):
+        h = a_t * h + b_t
+        states.append(h)
+    return torch.stack(states, dim=1)
 
 
 def combine(first: tuple[torch.Tensor, torch.Tensor], second: tuple[torch.Tensor, torch.Tensor]):
@@ -279,9 +281,10 @@ def scan_problem(T: int, batch: int, dim: int, dtype: torch.dtype, device, seed:
 def time_call(
     fn: Callable, *args, repeats: int = 3, budget_s: float = 1.0, device="cpu", warmup: bool = True
 ):
-    """``(median seconds, result)`` of ``fn(*args)`` over up to ``repeats`` timed calls; stops early
-    once ``budget_s`` seconds have been spent (at least one timed call). One untimed warm-up call
-    first unless ``warmup`` is false. Waits for the GPU before reading the clock."""
+    """``(seconds, result)``: the fastest of up to ``repeats`` timed calls of ``fn(*args)`` (on a
+    shared machine the fastest call is the least disturbed one); stops early once ``budget_s``
+    seconds have been spent (at least one timed call). One untimed warm-up call first unless
+    ``warmup`` is false. Waits for the GPU before reading the clock."""
     sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
     if warmup:
         fn(*args)
@@ -292,7 +295,7 @@ def time_call(
         result = fn(*args)
         sync()
         times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+    return min(times), result
 
 
 def time_scans(
@@ -374,7 +377,7 @@ def time_min_gru_step(
         "hillis_steele": lambda: min_gru_scan(x, h0, *params, scan=hillis_steele_scan),
         "nn_gru": lambda: gru(x)[0],
     }
-    row = {"T": int(T), "dtype": str(dtype).removeprefix("torch.")}
+    row = {"T": int(T), "batch": batch, "dim": dim, "dtype": str(dtype).removeprefix("torch.")}
     for name, forward in kinds.items():
         row[f"{name}_s"], _ = time_call(
             step(forward), repeats=repeats, budget_s=budget_s, device=device
