@@ -112,6 +112,16 @@ def test_interactive_figures_are_saved_for_static_html(site, assignment):
     assert len(frames) >= 5, "one precomputed frame per slider position"
 
 
+def test_the_highlighter_is_static_html_with_shaded_words(site):
+    """Chapter 5 shades each word by its gate activation, without a kernel (issue 11)."""
+    text = page(site, CHAPTERS["05-gates"])
+    tables = re.findall(r'<table[^>]*class="[^"]*ch5-gates[^"]*"[^>]*>(.*?)</table>', text, re.S)
+    assert len(tables) >= 4, "the gate-highlighted sentences are missing"
+    for table in tables:
+        shades = re.findall(r"background(?:-color)?:\s*(#[0-9a-fA-F]{6}|rgb[a]?\([^)]*\))", table)
+        assert len(set(shades)) >= 3, "words must be shaded by their gate values"
+
+
 def test_pages_load_nothing_from_outside_the_book(site):
     """Scripts, styles and fonts are served by the book itself (offline readers)."""
     assert (site / "vendor" / "mathjax" / "tex-chtml.js").exists()
