@@ -46,8 +46,8 @@ __all__ = [
 
 NOT_IMPLEMENTED = "not implemented"
 
-# Libraries that are never part of "NumPy only" even though they are installed here.
 _STDLIB_DIRS = tuple({os.path.dirname(os.__file__)})
+_SELF = __file__
 
 
 class Foreign:
@@ -379,8 +379,8 @@ class LineCounter:
 
     def _global(self, frame, event, arg):
         name = frame.f_code.co_filename
-        if self.guard._is_stdlib(name) or self.guard._package_of_file(name):
-            return None
+        if name == _SELF or self.guard._is_stdlib(name) or self.guard._package_of_file(name):
+            return None  # this runtime itself (in the sandbox it is not under a course dir)
         return self._local
 
     def __enter__(self):

@@ -96,7 +96,10 @@ def require_array(
     if finite and dtype.kind == "f" and not np.all(np.isfinite(got)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
         raise AssertionError(
-            f"{name} contains {got[bad]} at index {bad}: every value must be finite."
+            f"{name} contains {got[bad]} at index {bad}: every value must be finite. (nan "
+            f"usually comes from 0/0 or inf - inf: for example a softmax over a row whose "
+            f"entries are all -inf, which happens when it is taken over the wrong axis or "
+            f"over a fully masked row; inf from exp or a product that overflows.)"
         )
     return got
 
@@ -144,12 +147,14 @@ def digits_apart(expected: float, got: float) -> tuple[str, str]:
     return f"{expected!r}", f"{got!r}"
 
 
-def _first_wrong(ok: np.ndarray, time_axis: int | None) -> tuple[int, ...]:
-    """The first wrong index; with a time axis, the first one in the earliest wrong step."""
+def _first_wrong(ok: np.ndarray, time_axis: int | None, backward: bool = False) -> tuple[int, ...]:
+    """The first wrong index; with a time axis, the first one in the earliest wrong step
+    (the latest, for gradients, which flow backwards in time)."""
     if time_axis is None or ok.ndim <= time_axis:
         return tuple(int(i) for i in np.argwhere(~ok)[0])
     moved = np.moveaxis(~ok, time_axis, 0)
-    step = int(np.argmax(moved.reshape(moved.shape[0], -1).any(axis=1)))
+    wrong_steps = np.flatnonzero(moved.reshape(moved.shape[0], -1).any(axis=1))
+    step = int(wrong_steps[-1] if backward else wrong_steps[0])
     inner = tuple(int(i) for i in np.argwhere(moved[step])[0])
     index = list(inner)
     index.insert(time_axis, step)
@@ -158,8 +163,8 @@ def _first_wrong(ok: np.ndarray, time_axis: int | None) -> tuple[int, ...]:
 
 def is_roundoff(got: np.ndarray, expected: np.ndarray) -> bool:
     """Differences no larger than float32 round-off of numbers of this size."""
-    scale = max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
-    return float(np.max(np.abs(got - expected))) <= 2e-5 * scale
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    return 0.0 < float(np.max(np.abs(got - expected))) <= 2e-5 * scale
 
 
 def assert_matches(
@@ -171,26 +176,38 @@ def assert_matches(
     reference: str,
     mistakes: Mapping[str, object] | None = None,
     time_axis: int | None = None,
+    backward: bool = False,
 ) -> None:
     """Compare ``got`` with ``expected`` elementwise under the course tolerance.
 
     ``axes`` names every axis (``"batch row"``, ``"time step"``, ...).
     ``mistakes`` maps a description of a common mistake to the output that
     mistake produces; every one that ``got`` matches is named.
-    ``time_axis`` marks the axis along which the earliest wrong step is reported.
+    ``time_axis`` marks the axis along which the earliest wrong step is reported
+    (the latest with ``backward``: a gradient's error enters at the end and flows back).
     """
     got = np.asarray(got, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
     ok = _close(got, expected)
     if ok.all():
         return
-    bad = _first_wrong(ok, time_axis)
+    bad = _first_wrong(ok, time_axis, backward)
     where = ", ".join(f"{axis} {i}" for axis, i in zip(axes, bad))
+    where = f"{where}; indices start at 0" if where else "indices start at 0"
     allowed = ATOL + RTOL * np.abs(expected)
     ratio = float(np.max(np.abs(got - expected) / allowed))
     exp_text, got_text = digits_apart(float(expected[bad]), float(got[bad]))
     lines = [f"Wrong values in {name} (compared with {reference})."]
-    if time_axis is not None and got.ndim > time_axis:
+    if time_axis is not None and got.ndim > time_axis and backward:
+        step, last = bad[time_axis], got.shape[time_axis] - 1
+        if step < last:
+            lines.append(
+                f"  Time steps {step + 1}..{last} are right (gradients flow backwards in time); "
+                f"the last wrong time step is {step}."
+            )
+        else:
+            lines.append(f"  Already the last time step (index {last}) is wrong.")
+    elif time_axis is not None and got.ndim > time_axis:
         step = bad[time_axis]
         if step > 0:
             lines.append(
@@ -199,7 +216,7 @@ def assert_matches(
         else:
             lines.append("  Already the first time step (index 0) is wrong.")
     lines += [
-        f"  First wrong value at index {bad} ({where}; indices start at 0):",
+        f"  First wrong value at index {bad} ({where}):",
         f"    expected {exp_text}, got {got_text}",
         f"  {int((~ok).sum())} of {ok.size} values are wrong; the worst is {ratio:.3g} times "
         f"the allowed error |got - expected| <= {ATOL:g} + {RTOL:g} * |expected|.",

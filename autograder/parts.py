@@ -66,6 +66,7 @@ class Output:
     dtype: str = "float64"  # arrays only
     time_axis: int | None = None  # arrays with a time axis: earliest wrong step reported
     nonfinite: bool = False  # inf / nan are right answers here (compared as values)
+    backward: bool = False  # a gradient over time: errors reported from the last step back
 
     @property
     def label(self) -> str:
@@ -289,7 +290,14 @@ class Part:
                     f"input, but it holds {len(got)}."
                 )
             single = Output(
-                out.name, out.what, "array", out.axes, out.dtype, out.time_axis, out.nonfinite
+                out.name,
+                out.what,
+                "array",
+                out.axes,
+                out.dtype,
+                out.time_axis,
+                out.nonfinite,
+                out.backward,
             )
             for i, (g, e) in enumerate(zip(got, expected)):
                 alts = None
@@ -326,10 +334,26 @@ class Part:
                             0
                         ]
                     )
+                    hits = [
+                        d
+                        for d, alt in (alternatives or {}).items()
+                        if alt is not None
+                        and np.shape(alt) == got.shape
+                        and np.allclose(got, alt, rtol=1e-6, atol=1e-8, equal_nan=True)
+                    ]
+                    hint = (
+                        (
+                            "\nHint: your output is exactly what you get when "
+                            + "; or ".join(hits)
+                            + "."
+                        )
+                        if hits
+                        else ""
+                    )
                     raise AssertionError(
                         f"{title} at index {bad}: expected {expected[bad]}, "
                         f"got {got[bad]} (see what {self.reference_name} does "
-                        f"with non-finite values)."
+                        f"with non-finite values).{hint}"
                     )
                 finite = np.isfinite(expected) & np.isfinite(got)
                 got, expected = np.where(finite, got, 0.0), np.where(finite, expected, 0.0)
@@ -354,6 +378,7 @@ class Part:
                 reference=self.reference_name,
                 mistakes=mistakes,
                 time_axis=out.time_axis,
+                backward=out.backward,
             )
         elif out.kind == "int":
             require_int(got, title)

@@ -182,3 +182,18 @@ def test_padding_must_not_leak_into_the_gradients():
     with pytest.raises(AssertionError) as info:
         checks.check_sequence_loss_grads(unmasked)
     assert "not masked out" in str(info.value)
+
+
+def test_a_gradient_error_is_reported_from_the_last_step_back():
+    """Review finding: in BPTT an error enters at the end; "already the first step is wrong"
+    pointed the student at the wrong end."""
+
+    def wrong_at_the_end(**a):
+        dx, *rest = SOL["rnn_backward"](**a)
+        dx = dx.copy()
+        dx[:, -1] += 0.1
+        return (dx, *rest)
+
+    message = assert_rejected(checks.check_rnn_backward, wrong_at_the_end, "gradient dx")
+    assert "Already the last time step" in message
+    assert "Already the first time step" not in message

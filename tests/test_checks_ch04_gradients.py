@@ -179,3 +179,24 @@ def test_the_module_being_built_is_refused_even_where_torch_is_welcome():
 
     with pytest.raises(AssertionError, match="NumPy only"):
         checks.check_clip_grad_norm(by_torch)
+
+
+def test_a_relative_error_on_small_numbers_is_not_called_round_off():
+    """Review finding: 8e-4 relative errors on outputs near 1e-3 were called float32 round-off."""
+
+    def eps_inside_max(grads, max_norm):
+        total = float(np.sqrt(sum((g**2).sum() for g in grads)))
+        coef = min(max_norm / max(total, 1e-6), 1.0)
+        return tuple(g * coef for g in grads), total
+
+    message = assert_rejected(checks.check_clip_grad_norm, eps_inside_max, "1e-6")
+    assert "round-off" not in message
+
+
+def test_a_nan_norm_that_leaves_gradients_unscaled_is_named():
+    def python_min(grads, max_norm):
+        total = float(np.sqrt(sum((g**2).sum() for g in grads)))
+        with np.errstate(invalid="ignore"):
+            return tuple(g * min(1.0, max_norm / (total + 1e-6)) for g in grads), total
+
+    assert_rejected(checks.check_clip_grad_norm, python_min, "min(1.0, nan) is 1.0")

@@ -161,3 +161,20 @@ def test_the_line_budget_is_generous_for_scans_and_tight_for_loops():
         loop = calling.call(loop_scan, args, count_lines=True).lines
         assert scan <= checks._scan_budget(args) // 3, (T, scan)
         assert (loop > checks._scan_budget(args)) == (T >= 512), (T, loop)
+
+
+def test_a_loop_doing_two_steps_per_line_is_refused_too():
+    """Review finding: an unrolled loop beat the budget at T = 512; the visible case is 4096."""
+
+    def unrolled(a, b, h0):
+        T = a.shape[1]
+        hs = np.empty_like(a)
+        h = h0
+        if T % 2:
+            hs[:, 0] = h = a[:, 0] * h + b[:, 0]
+        for t in range(T % 2, T, 2):
+            hs[:, t] = h = a[:, t] * h + b[:, t]
+            hs[:, t + 1] = h = a[:, t + 1] * h + b[:, t + 1]  # noqa: E702
+        return hs
+
+    assert_rejected(checks.check_linear_scan, unrolled, "not with a loop over the T time steps")

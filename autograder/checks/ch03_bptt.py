@@ -74,6 +74,8 @@ def _bptt(
     last_only=False,
     pair_next_input=False,
     chunk_start=0,
+    whh_state="h_prev",
+    per_batch=False,
 ):
     """BPTT with switches that reproduce the classic mistakes (all off: the right answer).
 
@@ -93,12 +95,14 @@ def _bptt(
         x_t = x[:, min(t + 1, T - 1)] if pair_next_input else x[:, t]
         if not last_only or t == T - 1:
             dW_ih += da.T @ x_t
-            dW_hh += da.T @ h_prev
+            dW_hh += da.T @ (hs[:, t] if whh_state == "h_t" else h_prev)
             db += da.sum(axis=0)
         dx[:, t] = da @ W_ih
         carry = da @ (W_hh if transposed else W_hh.T)
         if k is not None and (t - chunk_start) % k == 0:
             carry = np.zeros_like(carry)  # the state entering this chunk was detached
+    if per_batch:  # CMU 11-785's convention, not this course's
+        dW_ih, dW_hh, db = dW_ih / B, dW_hh / B, db / B
     return dx, carry, dW_ih, dW_hh, db, db.copy()
 
 
@@ -202,6 +206,11 @@ def _backward_mistakes(a):
             last_only=True
         ),
         "h_t is paired with x_{t+1} (off by one in time)": lambda: run(pair_next_input=True),
+        "dW_hh is built from h_t instead of h_{t-1} (dW_hh = sum_t da_t h_{t-1}^T)": lambda: run(
+            whh_state="h_t"
+        ),
+        "the weight gradients are divided by the batch size (this course sums over the batch, "
+        "as CS231n does)": lambda: run(per_batch=True) if a["x"].shape[0] > 1 else None,
     }
 
 
@@ -213,7 +222,13 @@ RNN_BACKWARD = Part(
     reference=_backward_reference,
     reference_name="torch.autograd through torch.nn.RNN",
     outputs=(
-        Output("dx", "gradient dx", axes=("batch row", "time step", "input unit"), time_axis=1),
+        Output(
+            "dx",
+            "gradient dx",
+            axes=("batch row", "time step", "input unit"),
+            time_axis=1,
+            backward=True,
+        ),
     )
     + _grad_outputs(("dh0", ("batch row", "hidden unit")))
     + PARAM_OUTPUTS,

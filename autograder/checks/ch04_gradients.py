@@ -199,7 +199,17 @@ def _clip_numpy(grads, max_norm, **switches):
         return _clip(grads, max_norm, **switches)
 
 
-def _clip(grads, max_norm, *, per_tensor=False, by_value=False, sqrt=True, always=False, eps=1e-6):
+def _clip(
+    grads,
+    max_norm,
+    *,
+    per_tensor=False,
+    by_value=False,
+    sqrt=True,
+    always=False,
+    eps=1e-6,
+    nan_skipped=False,
+):
     if by_value:
         return tuple(np.clip(g, -max_norm, max_norm) for g in grads), float(
             np.sqrt(sum((g**2).sum() for g in grads))
@@ -210,13 +220,24 @@ def _clip(grads, max_norm, *, per_tensor=False, by_value=False, sqrt=True, alway
         out = tuple(g * min(max_norm / (np.sqrt(s) + eps), 1.0) for g, s in zip(grads, sq))
         return out, total
     coef = max_norm / (total + eps)
-    coef = coef if always else min(coef, 1.0)
+    if nan_skipped:  # min(1.0, nan) is 1.0, and `if total > max_norm:` is False for nan
+        coef = min(1.0, coef)
+    else:
+        coef = coef if always else min(coef, 1.0)
     return tuple(g * coef for g in grads), total
+
+
+def _total(grads):
+    with np.errstate(invalid="ignore", over="ignore"):
+        return float(np.sqrt(sum(float((g**2).sum()) for g in grads)))
 
 
 def _clip_mistakes(a):
     g, m = a["grads"], a["max_norm"]
     return {
+        "a nan total norm leaves the gradients unscaled (Python's min(1.0, nan) is 1.0 and "
+        "`if total > max_norm:` is False for nan; PyTorch scales by nan, so everything becomes "
+        "nan)": lambda: _clip_numpy(g, m, nan_skipped=True) if np.isnan(_total(g)) else None,
         "each gradient is clipped by its own norm instead of by the global norm of all of them": lambda: (
             _clip_numpy(g, m, per_tensor=True)
         ),
@@ -252,6 +273,7 @@ CLIP_GRAD_NORM = Part(
         Case(1, ratio=0.5),
         Case(2, max_norm=1e-3, ratio=1.2),
         Case(3, special="inf"),
+        Case(4, special="nan"),
     ),
     hidden=(
         Case(1101),

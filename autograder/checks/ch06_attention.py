@@ -310,7 +310,7 @@ LINEAR_SCAN = Part(
     outputs=(
         Output("hs", "states h_1..h_T", axes=("batch row", "time step", "unit"), time_axis=1),
     ),
-    visible=(Case(0), Case(1, T=512, batch=2, H=3)),
+    visible=(Case(0), Case(1, T=4096, batch=1, H=2)),
     hidden=(
         Case(2101),
         Case(2102),
@@ -377,7 +377,7 @@ MIN_GRU_FORWARD = Part(
             "hs", "states h_1..h_T", axes=("batch row", "time step", "hidden unit"), time_axis=1
         ),
     ),
-    visible=(Case(0), Case(1, T=512, batch=2)),
+    visible=(Case(0), Case(1, T=4096, batch=1)),
     hidden=(
         Case(2201),
         Case(2202),

@@ -148,6 +148,7 @@ _BLOCKED_EVENTS = frozenset(
         "resource.prlimit",
         "signal.pthread_kill",
         "sys.addaudithook",
+        "_thread.start_new_thread",  # a thread would run outside the part's guard
     }
 )
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC

@@ -127,8 +127,8 @@ once.
 
 Write `linear_scan(a, b, h0)` (`a`, `b` `(B, T, H)`, `h0` `(B, H)`) returning
 all states $h_1..h_T$ as `(B, T, H)`. Loop over the rounds, not over time: the
-check counts the lines your code executes on a sequence of 512 steps and
-refuses a loop over $T$.
+check counts the lines your code executes on a sequence of 4,096 steps and
+refuses a loop over $T$ (even one that does several steps per line).
 """,
             '''
 def linear_scan(a, b, h0):
