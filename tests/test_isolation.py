@@ -292,6 +292,8 @@ def test_writes_only_in_the_work_folder(iso, work):
     assert leaked == []
     assert {p: hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in existing} == before
     for path in existing + new[:-1]:
+        if path.startswith("/tmp/"):
+            continue  # a checkout under /tmp: inside, that is the private /tmp (host unchanged)
         assert out[path] in ("EROFS", "EACCES", "EPERM"), (path, out[path])
     assert out[f"/tmp/probe-{tag}"] == "ok"  # the private /tmp is writable ...
     assert (work / "out.txt").read_text() == "written inside"  # ... and so is the work folder

@@ -83,7 +83,7 @@ def test_exercises_are_what_nbgrader_generates(assignment, tmp_path):
 def test_exercises_hold_no_solution_and_no_hidden_test(assignment):
     text = notebook_path("exercises", assignment).read_text()
     secrets = secret_lines(assignment)
-    assert len(secrets) >= 8
+    assert len(secrets) >= 4, "too few distinctive solution lines to test for leaks"
     leaked = [line for line in secrets if json.dumps(line)[1:-1] in text]
     assert not leaked, f"solution or hidden-test lines in exercises/: {leaked}"
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):

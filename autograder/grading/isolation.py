@@ -155,6 +155,12 @@ class Isolation:
             for h in hidden
             if not any(h != c and h.startswith(os.path.join(c, "")) for c in covers) and h != "/tmp"
         ]
+        # The program itself must stay visible: a venv under /tmp (a checkout there) would
+        # vanish under the private /tmp, so its environment is revealed again.
+        program = os.path.abspath(str(argv[0]))
+        if program.startswith("/tmp/"):
+            env_root = os.path.dirname(os.path.dirname(program))  # .../venv/bin/python
+            reveal = [*reveal, env_root if env_root != "/tmp" else os.path.dirname(program)]
         revealed = _existing(reveal)
 
         cmd = [
