@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 
@@ -558,6 +559,14 @@ def decode(desc, folder: str, max_bytes: int = 64 * 2**20):
             str(desc.get("note", ""))[:200],
         )
     raise ValueError(f"unknown value kind {kind!r}")
+
+
+_MAGIC = re.compile(r"^([ \t]*)[%!].*$", re.M)
+
+
+def without_magics(source: str) -> str:
+    """IPython magics (``%timeit``, ``!ls``, ``%%time``) become ``pass``: plain Python has none."""
+    return _MAGIC.sub(lambda m: m.group(1) + "pass", source)
 
 
 def dumps(obj) -> str:

@@ -132,7 +132,7 @@ def imported_modules(cells: list[dict]) -> list[str]:
     names = set()
     for cell in cells:
         try:
-            tree = ast.parse(calling_magicless(cell.get("source", "")))
+            tree = ast.parse(calling.without_magics(cell.get("source", "")))
         except SyntaxError:
             continue
         for node in ast.walk(tree):
@@ -153,12 +153,6 @@ def imported_modules(cells: list[dict]) -> list[str]:
         except (ImportError, ValueError):
             pass
     return keep
-
-
-def calling_magicless(source: str) -> str:
-    import re
-
-    return re.sub(r"^([ \t]*)[%!].*$", lambda m: m.group(1) + "pass", source, flags=re.M)
 
 
 def run_isolated(

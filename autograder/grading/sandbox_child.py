@@ -37,7 +37,6 @@ import importlib.machinery
 import importlib.util
 import json
 import os
-import re
 import resource
 import signal
 import sys
@@ -255,16 +254,8 @@ def _run_limited(seconds, fn, *args):
         _set_timer(signal.ITIMER_REAL, 0)
 
 
-_MAGIC = re.compile(r"^([ \t]*)[%!].*$", re.M)
-
-
-def _without_magics(source):
-    """IPython magics (``%timeit``, ``!ls``, ``%%time``) become ``pass``: plain Python has none."""
-    return _MAGIC.sub(lambda m: m.group(1) + "pass", source)
-
-
 def _exec_cell(source, label, namespace):
-    code = compile(_without_magics(source), f"<cell {label}>", "exec")
+    code = compile(calling.without_magics(source), f"<cell {label}>", "exec")
     exec(code, namespace)
 
 

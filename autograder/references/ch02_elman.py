@@ -18,7 +18,8 @@ import torch
 from ..device import REFERENCE_DTYPE, reference_device, to_device, to_numpy
 
 
-def _rnn_module(cls, W_ih, W_hh, b_ih, b_hh, nonlinearity, device, **kwargs):
+def elman_module(cls, W_ih, W_hh, b_ih, b_hh, nonlinearity, device, **kwargs):
+    """A float64 ``nn.RNNCell`` or ``nn.RNN`` (``cls``) on ``device`` holding the given weights."""
     hidden, inputs = np.shape(W_ih)
     module = cls(
         inputs, hidden, nonlinearity=nonlinearity, dtype=REFERENCE_DTYPE, device=device, **kwargs
@@ -35,7 +36,7 @@ def _rnn_module(cls, W_ih, W_hh, b_ih, b_hh, nonlinearity, device, **kwargs):
 def rnn_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, *, nonlinearity="tanh", device=None):
     """h_t = tanh(x_t W_ih^T + b_ih + h_prev W_hh^T + b_hh) via ``torch.nn.RNNCell``."""
     device = device or reference_device()
-    cell = _rnn_module(torch.nn.RNNCell, W_ih, W_hh, b_ih, b_hh, nonlinearity, device)
+    cell = elman_module(torch.nn.RNNCell, W_ih, W_hh, b_ih, b_hh, nonlinearity, device)
     with torch.no_grad():
         return to_numpy(cell(to_device(x_t, device), to_device(h_prev, device)))
 
@@ -43,7 +44,7 @@ def rnn_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, *, nonlinearity="tanh", device
 def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, *, nonlinearity="tanh", device=None):
     """All hidden states h_1..h_T, shape (B, T, H), via ``torch.nn.RNN(batch_first=True)``."""
     device = device or reference_device()
-    rnn = _rnn_module(torch.nn.RNN, W_ih, W_hh, b_ih, b_hh, nonlinearity, device, batch_first=True)
+    rnn = elman_module(torch.nn.RNN, W_ih, W_hh, b_ih, b_hh, nonlinearity, device, batch_first=True)
     with torch.no_grad():
         out, _ = rnn(to_device(x, device), to_device(h0, device).unsqueeze(0))
     return to_numpy(out)

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..device import REFERENCE_DTYPE, reference_device, to_device, to_numpy
+from ..device import reference_device, to_device, to_numpy
+from .ch02_elman import elman_module, rnn_forward
 
 __all__ = [
     "rnn_step_backward",
@@ -41,14 +42,7 @@ def _leaf(array, device):
 
 
 def _cell(W_ih, W_hh, b_ih, b_hh, device):
-    hidden, inputs = np.shape(W_ih)
-    cell = torch.nn.RNNCell(inputs, hidden, dtype=REFERENCE_DTYPE, device=device)
-    with torch.no_grad():
-        cell.weight_ih.copy_(to_device(W_ih, device))
-        cell.weight_hh.copy_(to_device(W_hh, device))
-        cell.bias_ih.copy_(to_device(b_ih, device))
-        cell.bias_hh.copy_(to_device(b_hh, device))
-    return cell
+    return elman_module(torch.nn.RNNCell, W_ih, W_hh, b_ih, b_hh, "tanh", device)
 
 
 def _grads(params):
@@ -58,17 +52,9 @@ def _grads(params):
 
 
 def forward_states(x, h0, W_ih, W_hh, b_ih, b_hh, *, device=None):
-    """h_1..h_T, (B, T, H), by ``torch.nn.RNN(batch_first=True)`` (what a forward pass stores)."""
-    device = device or reference_device()
-    hidden, inputs = np.shape(W_ih)
-    rnn = torch.nn.RNN(inputs, hidden, batch_first=True, dtype=REFERENCE_DTYPE, device=device)
-    with torch.no_grad():
-        rnn.weight_ih_l0.copy_(to_device(W_ih, device))
-        rnn.weight_hh_l0.copy_(to_device(W_hh, device))
-        rnn.bias_ih_l0.copy_(to_device(b_ih, device))
-        rnn.bias_hh_l0.copy_(to_device(b_hh, device))
-        out, _ = rnn(to_device(x, device), to_device(h0, device).unsqueeze(0))
-    return to_numpy(out)
+    """h_1..h_T, (B, T, H), by ``torch.nn.RNN(batch_first=True)`` (what a forward pass stores):
+    chapter 2's reference, under the name chapter 3 uses."""
+    return rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, device=device)
 
 
 def rnn_step_backward(dh, x_t, h_prev, W_ih, W_hh, b_ih, b_hh, *, device=None):
@@ -94,13 +80,7 @@ def rnn_backward(dhs, x, h0, W_ih, W_hh, b_ih, b_hh, *, device=None):
     Returns ``(dx, dh0, dW_ih, dW_hh, db_ih, db_hh)``.
     """
     device = device or reference_device()
-    hidden, inputs = np.shape(W_ih)
-    rnn = torch.nn.RNN(inputs, hidden, batch_first=True, dtype=REFERENCE_DTYPE, device=device)
-    with torch.no_grad():
-        rnn.weight_ih_l0.copy_(to_device(W_ih, device))
-        rnn.weight_hh_l0.copy_(to_device(W_hh, device))
-        rnn.bias_ih_l0.copy_(to_device(b_ih, device))
-        rnn.bias_hh_l0.copy_(to_device(b_hh, device))
+    rnn = elman_module(torch.nn.RNN, W_ih, W_hh, b_ih, b_hh, "tanh", device, batch_first=True)
     x_leaf, h_leaf = _leaf(x, device), _leaf(h0, device)
     out, _ = rnn(x_leaf, h_leaf.unsqueeze(0))
     (out * to_device(dhs, device)).sum().backward()
