@@ -9,9 +9,10 @@
 * :mod:`autograder.references`  - reference implementations (PyTorch), one module per chapter.
 * :mod:`autograder.comparing`   - exact-type and tolerance comparison with teaching messages.
 * :mod:`autograder.device`      - where references run (CUDA if present, else CPU).
-* :mod:`autograder.tasks`       - synthetic data sets, generated from a seed.
 * :mod:`autograder.course`      - the nbgrader course layout and the instructors' commands.
 * :mod:`autograder.grading`     - the class-scale grader (``python -m autograder grade``).
+* :mod:`autograder.experiments` - the book's experiment helpers (data sets from a seed, the
+  small models the chapters train).
 """
 
 __all__ = [
@@ -22,7 +23,7 @@ __all__ = [
     "references",
     "comparing",
     "device",
-    "tasks",
+    "experiments",
     "course",
     "grading",
 ]

@@ -3,7 +3,7 @@
 Prints a table per dtype: T, the loop's time, the time of each scan (Hillis-Steele,
 Blelloch, log space), and each scan's speed-up over the loop; then the time of one
 minGRU training step (forward and backward) by the loop and by the scans. The code
-timed is the code that chapter 6 checks against PyTorch (autograder/seq2seq.py).
+timed is the code that chapter 6 checks against PyTorch (autograder/experiments/seq2seq.py).
 
     python benchmarks/bench_scan.py                                  # CPU, T = 64 ... 65,536
     python benchmarks/bench_scan.py --device cuda --json data/bench/scan-gpu-h100.json
@@ -31,7 +31,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from autograder.seq2seq import SCANS, time_min_gru_step, time_scans  # noqa: E402
+from autograder.experiments.seq2seq import SCANS, time_min_gru_step, time_scans  # noqa: E402
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 

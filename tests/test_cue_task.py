@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from autograder.cue_task import (
+from autograder.experiments.cue_task import (
     ANSWERS,
     BLANK,
     CUE_EXPERIMENT,

@@ -35,11 +35,11 @@ def test_a_changed_chapter_dependency_clears_the_execution_cache_and_a_check_doe
     deps = subprocess.run(
         ["python3", "tools/chapter_deps.py"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
-    assert "autograder/tasks.py" in deps
+    assert "autograder/experiments/tasks.py" in deps
     assert not any(d.startswith(("autograder/checks/", "autograder/grading/")) for d in deps)
     clear = "rm -rf _build/.jupyter_cache _build/.doctrees"
     dry = subprocess.run(
-        ["make", "-n", "-W", "autograder/tasks.py", "book"],
+        ["make", "-n", "-W", "autograder/experiments/tasks.py", "book"],
         cwd=ROOT,
         capture_output=True,
         text=True,

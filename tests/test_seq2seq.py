@@ -1,4 +1,4 @@
-"""The shared sequence-to-sequence and scan helpers of chapter 6 (autograder/seq2seq.py)."""
+"""The shared sequence-to-sequence and scan helpers of chapter 6 (autograder/experiments/seq2seq.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import seq2seq
+from autograder.experiments import seq2seq
 from autograder.references import ch06_attention as ref
 
 

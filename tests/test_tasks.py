@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder.tasks import MARKER_A, MARKER_B, ORDER_EXPERIMENT, order_task
+from autograder.experiments.tasks import MARKER_A, MARKER_B, ORDER_EXPERIMENT, order_task
 
 
 def test_every_sequence_has_one_A_and_one_B_early_and_the_label_says_which_came_first():
