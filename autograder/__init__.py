@@ -7,7 +7,7 @@
   the grader's sandbox loads the same file).
 * :mod:`autograder.checks`      - each chapter's graded parts (``PARTS``), one module per chapter.
 * :mod:`autograder.references`  - reference implementations (PyTorch), one module per chapter.
-* :mod:`autograder.comparing`   - exact-type and tolerance comparison with teaching messages.
+* :mod:`autograder.judging`     - whether an answer is right, and the message that teaches.
 * :mod:`autograder.device`      - where references run (CUDA if present, else CPU).
 * :mod:`autograder.course`      - the nbgrader course layout and the instructors' commands.
 * :mod:`autograder.grading`     - the class-scale grader (``python -m autograder grade``).
@@ -21,7 +21,7 @@ __all__ = [
     "calling",
     "checks",
     "references",
-    "comparing",
+    "judging",
     "device",
     "experiments",
     "course",

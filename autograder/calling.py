@@ -42,13 +42,25 @@ __all__ = [
     "encode",
     "decode",
     "describe_value",
+    "referenced_functions",
+    "ListOf",
     "NOT_IMPLEMENTED",
 ]
 
 NOT_IMPLEMENTED = "not implemented"
+_STDLIB_CACHE: dict[str, bool] = {}
 
-_STDLIB_DIRS = tuple({os.path.dirname(os.__file__)})
+_STDLIB_DIRS = tuple(
+    {os.path.dirname(os.__file__), os.path.dirname(os.path.realpath(os.__file__))}
+)
 _SELF = __file__
+
+
+class ListOf(tuple):
+    """A list returned inside a tuple (say, clipped gradients): it counts as a tuple of its
+    items where a tuple of arrays is asked, and is named a list where one array is asked."""
+
+    __slots__ = ()
 
 
 class Foreign:
@@ -74,6 +86,24 @@ class Foreign:
     __hash__ = None
 
 
+_NUMPY_SCALARS = frozenset(
+    {
+        np.float64,
+        np.float32,
+        np.float16,
+        np.int64,
+        np.int32,
+        np.int16,
+        np.int8,
+        np.uint64,
+        np.uint32,
+        np.uint16,
+        np.uint8,
+        np.bool_,
+    }
+)
+
+
 def _type_of(obj) -> tuple[str, str]:
     try:
         kind = type(obj)
@@ -87,7 +117,8 @@ def plain(obj, depth: int = 0):
 
     Exact types only: a subclass of ``numpy.ndarray`` or of ``int`` (``bool``
     excepted, which is its own kind), or an object that claims to be equal to
-    anything, becomes a :class:`Foreign`.
+    anything, becomes a :class:`Foreign`. A NumPy scalar becomes a 0-d array (its
+    dtype kept); a list inside a returned tuple becomes a :class:`ListOf`.
     """
     kind = type(obj)
     if kind is np.ndarray:
@@ -96,13 +127,14 @@ def plain(obj, depth: int = 0):
         return Foreign("numpy", "ndarray", f"dtype {obj.dtype}")
     if kind in (int, float, bool, str) or obj is None:
         return obj
-    if kind in (np.float64, np.float32, np.int64, np.int32, np.bool_, np.float16):
-        return Foreign("numpy", kind.__name__)
+    if kind in _NUMPY_SCALARS:
+        # A NumPy scalar (np.float64, np.int64, np.bool_, ...) crosses as a 0-d array: its
+        # value and its dtype, which the judge needs (float32 is refused, float64 is not).
+        return np.asarray(obj)
     if kind is tuple and depth <= 1 and len(obj) <= 64:
         return tuple(plain(item, depth + 1) for item in obj)
     if kind is list and depth == 1 and len(obj) <= 64:
-        # Inside a returned tuple, a list of arrays (say, clipped gradients) counts as a tuple.
-        return tuple(plain(item, depth + 1) for item in obj)
+        return ListOf(plain(item, depth + 1) for item in obj)
     module, qualname = _type_of(obj)
     note = ""
     if module.split(".")[0] == "torch":
@@ -117,9 +149,13 @@ def plain(obj, depth: int = 0):
 def describe_value(value) -> str:
     """``float64 array of shape (3, 4)``, ``int 7``, ``torch.Tensor`` ... for messages."""
     if type(value) is np.ndarray:
+        if value.ndim == 0:
+            return f"a NumPy {value.dtype} scalar ({value.item()!r})"
         return f"{value.dtype} array of shape {value.shape}"
     if isinstance(value, Foreign):
         return value.type_name + (f" ({value.note})" if value.note else "")
+    if type(value) is ListOf:
+        return "list [" + ", ".join(describe_value(v) for v in value) + "]"
     if type(value) is tuple:
         return "tuple (" + ", ".join(describe_value(v) for v in value) + ")"
     if value is None:
@@ -203,7 +239,9 @@ class Guard:
         if cached is not None:
             return cached
         result = ""
-        real = filename
+        # Both sides resolved: a venv reached through a symbolic link (or macOS's /tmp) gives
+        # code filenames under the link, while the folders are compared resolved.
+        real = os.path.realpath(filename) if filename and filename[0] != "<" else filename
         for folder in self.course_dirs:
             if real.startswith(folder):
                 result = "<course>"
@@ -259,10 +297,16 @@ class Guard:
 
     @staticmethod
     def _is_stdlib(filename: str) -> bool:
-        return filename.startswith("<frozen") or any(
-            filename.startswith(os.path.join(d, "")) and "site-packages" not in filename
-            for d in _STDLIB_DIRS
-        )
+        cached = _STDLIB_CACHE.get(filename)
+        if cached is None:
+            real = os.path.realpath(filename) if filename and filename[0] != "<" else filename
+            cached = filename.startswith("<frozen") or any(
+                name.startswith(os.path.join(d, "")) and "site-packages" not in name
+                for d in _STDLIB_DIRS
+                for name in (filename, real)
+            )
+            _STDLIB_CACHE[filename] = cached
+        return cached
 
     def _outside(self, package: str, caller) -> bool:
         """A call into ``package`` made by the student's code, not from inside a library.
@@ -344,11 +388,15 @@ class Outcome:
         seconds: float = 0.0,
         stopped: str | None = None,
         lines: int | None = None,
+        unbound: str | None = None,
+        uses: tuple[str, ...] = (),
     ):
         self.value, self.error, self.violation = value, error, violation
         self.mutated, self.seconds = mutated, seconds
         self.stopped = stopped  # the grader stopped the call (time, memory, a dead process)
         self.lines = lines  # lines of the student's own code executed (when counted)
+        self.unbound = unbound  # the arguments did not fit the function's parameters: why
+        self.uses = tuple(uses)  # names of the notebook's functions the function calls
 
     def to_json(self) -> dict:
         return {
@@ -358,6 +406,8 @@ class Outcome:
             "seconds": self.seconds,
             "stopped": self.stopped,
             "lines": self.lines,
+            "unbound": self.unbound,
+            "uses": list(self.uses),
         }
 
 
@@ -433,14 +483,21 @@ def call(
     guard: bool = True,
     count_lines: bool = False,
 ) -> Outcome:
-    """Call ``fn(**args)`` on copies of ``args``; never raises for what the student did.
+    """Call ``fn`` on copies of ``args``, positionally in their order (the stub's), so that a
+    student may rename parameters; never raises for what the student did.
 
     ``error`` is ``NOT_IMPLEMENTED`` for the notebook's stub, else the
-    exception's type and message. ``mutated`` names an input the function
+    exception's type and message. ``unbound`` says why the arguments do not fit the
+    function's parameters (it was not called). ``mutated`` names an input the function
     changed in place. ``violation`` is the first rule the :class:`Guard` saw broken.
+    ``uses`` names the notebook's own functions that ``fn`` calls (directly or through others).
     """
     if not callable(fn):
         return Outcome(error=f"it is a {type(fn).__name__}, not a function")
+    unbound = _unbound(fn, len(args))
+    if unbound is not None:
+        return Outcome(error="TypeError: " + unbound, unbound=unbound)
+    uses = referenced_functions(fn)
     copies = {k: _copy(v) for k, v in args.items()}
     watcher = Guard(allowed, forbidden, course_dirs) if guard else None
     counter = (
@@ -458,14 +515,18 @@ def call(
             error=NOT_IMPLEMENTED,
             seconds=time.perf_counter() - start,
             violation=watcher.violation if watcher else None,
+            uses=uses,
         )
     except (KeyboardInterrupt, SystemExit) as exc:
-        return Outcome(error=_describe_exception(exc), seconds=time.perf_counter() - start)
+        return Outcome(
+            error=_describe_exception(exc), seconds=time.perf_counter() - start, uses=uses
+        )
     except Exception as exc:
         return Outcome(
             error=_describe_exception(exc),
             seconds=time.perf_counter() - start,
             violation=watcher.violation if watcher else None,
+            uses=uses,
         )
     seconds = time.perf_counter() - start
     mutated = None
@@ -479,14 +540,57 @@ def call(
         mutated=mutated,
         seconds=seconds,
         lines=counter.lines if counter is not None else None,
+        uses=uses,
     )
 
 
+def _unbound(fn, count: int) -> str | None:
+    """Why ``count`` positional arguments cannot be bound to ``fn``'s parameters, or None."""
+    import inspect
+
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None  # a builtin or an object without a signature: just call it
+    try:
+        signature.bind(*range(count))
+    except TypeError as exc:
+        return f"yours is `{getattr(fn, '__name__', 'it')}{signature}` ({exc})"
+    return None
+
+
+def referenced_functions(fn, limit: int = 50) -> tuple[str, ...]:
+    """Names of the plain functions of ``fn``'s namespace that ``fn`` calls, directly or
+    through one another (read from their code, nothing is run)."""
+    import types
+
+    namespace = getattr(fn, "__globals__", None)
+    code = getattr(fn, "__code__", None)
+    if not isinstance(namespace, dict) or code is None:
+        return ()
+    found: list[str] = []
+    stack = [code]
+    seen_codes = set()
+    while stack and len(found) < limit:
+        current = stack.pop()
+        if id(current) in seen_codes:
+            continue
+        seen_codes.add(id(current))
+        stack.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+        for name in current.co_names:
+            value = namespace.get(name)
+            if type(value) is types.FunctionType and name not in found:
+                found.append(name)
+                stack.append(value.__code__)
+    return tuple(found)
+
+
 def _watched(fn, args, watcher):
+    values = list(args.values())
     if watcher is None:
-        return fn(**args)
+        return fn(*values)
     with watcher:
-        return fn(**args)
+        return fn(*values)
 
 
 # ----------------------------------------------------------------------------- the wire
@@ -505,9 +609,9 @@ def encode(value, folder: str, stem: str):
             "qualname": value.qualname[:200],
             "note": value.note[:200],
         }
-    if type(value) is tuple:
+    if type(value) in (tuple, ListOf):
         return {
-            "kind": "tuple",
+            "kind": "list" if type(value) is ListOf else "tuple",
             "items": [encode(v, folder, f"{stem}.{i}") for i, v in enumerate(value)],
         }
     if type(value) is bool:
@@ -537,11 +641,12 @@ def decode(desc, folder: str, max_bytes: int = 64 * 2**20):
         if os.path.islink(path) or not os.path.isfile(path) or os.path.getsize(path) > max_bytes:
             raise ValueError("missing or oversized array file")
         return np.load(path, allow_pickle=False)
-    if kind == "tuple":
+    if kind in ("tuple", "list"):
         items = desc.get("items")
         if not isinstance(items, list) or len(items) > 64:
             raise ValueError("malformed tuple")
-        return tuple(decode(item, folder, max_bytes) for item in items)
+        values = (decode(item, folder, max_bytes) for item in items)
+        return ListOf(values) if kind == "list" else tuple(values)
     if kind == "bool":
         return bool(desc["value"] is True)
     if kind == "int":

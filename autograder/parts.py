@@ -29,21 +29,24 @@ import importlib
 import os
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from . import calling
-from .comparing import (
-    assert_matches,
-    describe_args,
-    digits_apart,
-    require_array,
-    require_float,
-    require_int,
-)
+from . import calling, judging
+from .judging import Output
 
-__all__ = ["Output", "Case", "Part", "NUMPY", "NUMPY_TORCH", "parts_for", "part_for", "COURSE_DIR"]
+__all__ = [
+    "Output",
+    "Case",
+    "Part",
+    "NUMPY",
+    "NUMPY_TORCH",
+    "parts_for",
+    "part_for",
+    "recurrent_sizes",
+    "COURSE_DIR",
+]
 
 #: What graded code may call: NumPy only (build it yourself) ...
 NUMPY = ("numpy",)
@@ -53,24 +56,6 @@ NUMPY_TORCH = ("numpy", "torch")
 COURSE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 _LIBRARY_NAMES = {"numpy": "NumPy", "torch": "PyTorch"}
-
-
-@dataclass(frozen=True)
-class Output:
-    """One named output of a graded function."""
-
-    name: str  # "h_t"
-    what: str = ""  # "hidden state h_t" (defaults to name)
-    kind: str = "array"  # "array" | "arrays" (a tuple of arrays) | "int" | "float" | "bool"
-    axes: tuple[str, ...] = ()  # one name per array axis ("arrays": per item, same rank)
-    dtype: str = "float64"  # arrays only
-    time_axis: int | None = None  # arrays with a time axis: earliest wrong step reported
-    nonfinite: bool = False  # inf / nan are right answers here (compared as values)
-    backward: bool = False  # a gradient over time: errors reported from the last step back
-
-    @property
-    def label(self) -> str:
-        return self.what or self.name
 
 
 class Case:
@@ -117,7 +102,11 @@ class Part:
     call_seconds: float = 20.0  # per call, in the isolated grader
     line_budget: Callable[[dict], int] | None = None  # most lines of own code a call may run
     budget_hint: str = ""  # what the budget asks for, in words
-    notes: dict = field(default_factory=dict)  # free-form (for chapter tooling)
+    # Design parts: (args, values) -> None, or the message naming the first declared input
+    # that breaks the property and what the answer did there. Values are then not compared
+    # with the reference's (which still gives the shapes and dtypes, and the solution).
+    property_check: Callable[[dict, tuple], str | None] | None = None
+    uses: tuple[Part, ...] = ()  # earlier parts whose functions an answer may call
 
     # ------------------------------------------------------------------ naming
     @property
@@ -172,291 +161,46 @@ class Part:
         return f"seed {case.seed}; {text}" if seed else text
 
     # ------------------------------------------------------------------ judging
-    def _expected_tuple(self, expected) -> tuple:
-        return (expected,) if len(self.outputs) == 1 else tuple(expected)
+    @property
+    def judged_by_property(self) -> bool:
+        """Design parts: the values are judged by what they do, not by equality."""
+        return self.property_check is not None
 
-    def judge(self, args: dict, expected, outcome: calling.Outcome) -> str | None:
-        """None when ``outcome`` is right for these inputs, else the message that teaches.
+    def judge(
+        self, args: dict, expected, outcome: calling.Outcome, failing_earlier=()
+    ) -> str | None:
+        """None when ``outcome`` is right for these inputs, else the message that teaches
+        (:func:`autograder.judging.judge`, the same in the kernel and in the grader)."""
+        return judging.judge(self, args, expected, outcome, failing_earlier)
 
-        Used unchanged by the in-kernel check and by the isolated grader.
-        """
-        fn = f"`{self.name}`"
-        if outcome.violation:
-            return self.violation_message(outcome.violation)
-        if outcome.stopped:
-            return f"{fn} could not finish: {outcome.stopped}."
-        if outcome.error == calling.NOT_IMPLEMENTED:
-            return (
-                f"{fn} is not implemented yet: replace `raise NotImplementedError()` in its "
-                f"cell with your code, run that cell, then run this test again."
-            )
-        if outcome.error is not None:
-            hint = f"\nHint: {self.hint}" if self.hint else ""
-            return f"{fn} raised {outcome.error}\nIt was called with {describe_args(args)}.{hint}"
-        if outcome.mutated:
-            return (
-                f"{fn} changed its input `{outcome.mutated}` in place. Compute a new array "
-                f"instead of writing into the ones you are given."
-            )
-        got = outcome.value
-        want = self._expected_tuple(expected)
-        if len(self.outputs) == 1:
-            values = (got,)
-        else:
-            names = ", ".join(o.name for o in self.outputs)
-            if type(got) is not tuple:
-                return (
-                    f"{fn} should return a tuple of {len(self.outputs)} values ({names}), "
-                    f"but {calling.describe_value(got)} arrived."
-                )
-            if len(got) != len(self.outputs):
-                return (
-                    f"{fn} should return {len(self.outputs)} values ({names}), "
-                    f"but it returned {len(got)}."
-                )
-            values = got
-        alternatives = None
-        for index, (out, value, right) in enumerate(zip(self.outputs, values, want)):
-            label = f"the {out.label} returned by {fn}"
-            try:
-                self._compare(out, value, right, label, alternatives=None)
-            except AssertionError:
-                if alternatives is None:
-                    alternatives = self._mistake_values(args)
-                mine = {desc: alt[index] for desc, alt in alternatives.items() if alt is not None}
-                try:
-                    self._compare(
-                        out, value, right, label, alternatives=mine, all_mistakes=list(alternatives)
-                    )
-                except AssertionError as err:
-                    return str(err)
-                raise RuntimeError("a comparison failed once and passed the second time") from None
-        if self.line_budget is not None:
-            budget = int(self.line_budget(args))
-            if outcome.lines is None:
-                return f"{fn} could not be graded: its lines were not counted."
-            if outcome.lines > budget:
-                return (
-                    f"{fn} returns the right values, but it executed {outcome.lines} lines "
-                    f"of your own Python for these sizes ({describe_args(args)}), more "
-                    f"than the {budget} this part allows. {self.budget_hint}"
-                )
-        return None
+    def failing_earlier(self, outcome: calling.Outcome, namespace: dict) -> list[Part]:
+        """The earlier parts (``uses``) whose functions this answer calls and that fail
+        their own checks, judged on the student's functions found in ``namespace``."""
+        failing = []
+        for earlier in self.uses:
+            fn = namespace.get(earlier.name)
+            if earlier.name in (outcome.uses or ()) and fn is not None and not earlier.passes(fn):
+                failing.append(earlier)
+        return failing
 
-    def violation_message(self, violation: str) -> str:
-        fn = f"`{self.name}`"
-        for dotted in self.forbidden:
-            if violation == f"it calls {dotted}":
-                return (
-                    f"{fn} must not call {dotted}: that is the very thing this exercise asks "
-                    f"you to build ({violation}). This part scores 0 when it does, here and "
-                    f"in grading. Write the computation yourself with {self.rule_text()}."
-                )
-        return (
-            f"{fn} may use {self.rule_text()} (and Python's standard library), but {violation}. "
-            f"This part is about building it yourself, so an answer that relies on another "
-            f"library scores 0 here and in grading. Use other libraries freely outside your "
-            f"graded functions, for example to check your work."
+    def passes(self, fn) -> bool:
+        """Does ``fn`` pass every case of this part (quietly)?"""
+        for case in self.cases():
+            args, expected = self.build(case)
+            if self.judge(args, expected, self.call(fn, args)):
+                return False
+        return True
+
+    def call(self, fn, args: dict) -> calling.Outcome:
+        """``fn`` called on ``args`` under this part's rules (the kernel's way)."""
+        return calling.call(
+            fn,
+            args,
+            allowed=self.allowed,
+            forbidden=self.forbidden,
+            course_dirs=(COURSE_DIR,),
+            count_lines=self.line_budget is not None,
         )
-
-    def _mistake_values(self, args: dict) -> dict[str, tuple | None]:
-        if self.mistakes is None:
-            return {}
-        out = {}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for desc, make in self.mistakes(args).items():
-                try:
-                    value = make()
-                    out[desc] = self._expected_tuple(value)
-                except Exception:  # a mistake that cannot be expressed at these sizes
-                    out[desc] = None
-        return out
-
-    def _compare(
-        self, out: Output, got, expected, label: str, *, alternatives, all_mistakes=None
-    ) -> None:
-        title = label[0].upper() + label[1:]
-        if out.kind == "arrays":
-            expected = tuple(expected)
-            if type(got) is not tuple:
-                raise AssertionError(
-                    f"{title} should be a tuple of {len(expected)} arrays, but "
-                    f"{calling.describe_value(got)} arrived."
-                )
-            if len(got) != len(expected):
-                raise AssertionError(
-                    f"{title} should hold {len(expected)} arrays, one per "
-                    f"input, but it holds {len(got)}."
-                )
-            single = Output(
-                out.name,
-                out.what,
-                "array",
-                out.axes,
-                out.dtype,
-                out.time_axis,
-                out.nonfinite,
-                out.backward,
-            )
-            for i, (g, e) in enumerate(zip(got, expected)):
-                alts = None
-                if alternatives is not None:
-                    alts = {
-                        d: (a[i] if isinstance(a, (tuple, list)) and len(a) > i else None)
-                        for d, a in alternatives.items()
-                    }
-                self._compare(
-                    single,
-                    g,
-                    e,
-                    f"{label} (item {i})",
-                    alternatives=alts,
-                    all_mistakes=all_mistakes,
-                )
-            return
-        if out.kind == "array":
-            expected = np.asarray(expected)
-            require_array(
-                got,
-                title,
-                expected.shape,
-                dtype=out.dtype,
-                hint=self.hint,
-                finite=not out.nonfinite,
-            )
-            if out.nonfinite:
-                same = (np.isnan(got) & np.isnan(expected)) | (got == expected)
-                if not same[~np.isfinite(expected) | ~np.isfinite(got)].all():
-                    bad = tuple(
-                        int(i)
-                        for i in np.argwhere(~same & (~np.isfinite(expected) | ~np.isfinite(got)))[
-                            0
-                        ]
-                    )
-                    hits = [
-                        d
-                        for d, alt in (alternatives or {}).items()
-                        if alt is not None
-                        and np.shape(alt) == got.shape
-                        and np.allclose(got, alt, rtol=1e-6, atol=1e-8, equal_nan=True)
-                    ]
-                    hint = (
-                        (
-                            "\nHint: your output is exactly what you get when "
-                            + "; or ".join(hits)
-                            + "."
-                        )
-                        if hits
-                        else ""
-                    )
-                    raise AssertionError(
-                        f"{title} at index {bad}: expected {expected[bad]}, "
-                        f"got {got[bad]} (see what {self.reference_name} does "
-                        f"with non-finite values).{hint}"
-                    )
-                finite = np.isfinite(expected) & np.isfinite(got)
-                got, expected = np.where(finite, got, 0.0), np.where(finite, expected, 0.0)
-            if np.dtype(out.dtype).kind in "biu":
-                if not np.array_equal(got, expected):
-                    raise AssertionError(
-                        self._exact_array_message(
-                            title, got, expected, out, alternatives, all_mistakes
-                        )
-                    )
-                return
-            mistakes = None
-            if alternatives is not None:
-                mistakes = {d: a for d, a in alternatives.items()}
-                for desc in all_mistakes or ():
-                    mistakes.setdefault(desc, None)
-            assert_matches(
-                got,
-                expected,
-                label,
-                axes=out.axes,
-                reference=self.reference_name,
-                mistakes=mistakes,
-                time_axis=out.time_axis,
-                backward=out.backward,
-            )
-        elif out.kind == "int":
-            require_int(got, title)
-            if got != expected:
-                raise AssertionError(
-                    self._scalar_message(
-                        label, got, expected, alternatives, all_mistakes, exact=True
-                    )
-                )
-        elif out.kind == "float":
-            require_float(got, title)
-            if out.nonfinite and not (np.isfinite(got) and np.isfinite(expected)):
-                if not (got == expected or (np.isnan(got) and np.isnan(expected))):
-                    raise AssertionError(
-                        self._scalar_message(
-                            label, got, expected, alternatives, all_mistakes, exact=False
-                        )
-                    )
-                return
-            if not np.isfinite(got) or abs(got - expected) > 1e-8 + 1e-6 * abs(expected):
-                raise AssertionError(
-                    self._scalar_message(
-                        label, got, expected, alternatives, all_mistakes, exact=False
-                    )
-                )
-        elif out.kind == "bool":
-            if type(got) is not bool:
-                raise AssertionError(
-                    f"{title} should be a Python bool (True or False), but "
-                    f"{calling.describe_value(got)} arrived."
-                )
-            if got != expected:
-                raise AssertionError(f"{title} is {got}, but it should be {expected}.")
-        else:
-            raise ValueError(f"unknown output kind {out.kind!r}")
-
-    def _scalar_message(self, label, got, expected, alternatives, all_mistakes, exact) -> str:
-        if exact:
-            head = (
-                f"{label[0].upper() + label[1:]} is {got}, but {self.reference_name} gives "
-                f"{expected} (difference {got - expected:+d})."
-            )
-        else:
-            e, g = digits_apart(float(expected), float(got))
-            head = f"{label[0].upper() + label[1:]} is {g}, but {self.reference_name} gives {e}."
-        hits = [
-            d
-            for d, v in (alternatives or {}).items()
-            if v is not None and (v == got if exact else abs(v - got) <= 1e-8 + 1e-6 * abs(v))
-        ]
-        if len(hits) == 1:
-            return head + f"\nHint: that is what you get when {hits[0]}."
-        if hits:
-            return head + (
-                "\nHint: that is what you get under each of these mistakes (at these "
-                "sizes they give the same number): " + "; or ".join(hits) + "."
-            )
-        if all_mistakes:
-            return head + "\nCommon causes: " + "; ".join(all_mistakes) + "."
-        return head
-
-    def _exact_array_message(self, title, got, expected, out, alternatives, all_mistakes) -> str:
-        bad = tuple(int(i) for i in np.argwhere(got != expected)[0])
-        where = ", ".join(f"{a} {i}" for a, i in zip(out.axes, bad))
-        lines = [
-            f"{title} differs from {self.reference_name}: at index {bad} ({where}) "
-            f"expected {expected[bad]!r}, got {got[bad]!r}."
-        ]
-        hits = [
-            d
-            for d, v in (alternatives or {}).items()
-            if v is not None and np.shape(v) == got.shape and np.array_equal(v, got)
-        ]
-        if hits:
-            lines.append("Hint: that is what you get when " + "; or ".join(hits) + ".")
-        elif all_mistakes:
-            lines.append("Common causes: " + "; ".join(all_mistakes) + ".")
-        return "\n".join(lines)
 
     # ------------------------------------------------------------------ the notebook's check
     def check_case(self, fn, case: Case) -> None:
@@ -465,15 +209,13 @@ class Part:
             # A warning would reach stderr, which nbgrader scores as a failure.
             warnings.simplefilter("ignore")
             args, expected = self.build(case)
-            outcome = calling.call(
-                fn,
-                args,
-                allowed=self.allowed,
-                forbidden=self.forbidden,
-                course_dirs=(COURSE_DIR,),
-                count_lines=self.line_budget is not None,
-            )
+            outcome = self.call(fn, args)
             message = self.judge(args, expected, outcome)
+            if message and self.uses:
+                namespace = getattr(fn, "__globals__", {})
+                earlier = self.failing_earlier(outcome, namespace)
+                if earlier:
+                    message = self.judge(args, expected, outcome, earlier)
         if message:
             rerun = case.call_text(self.check_name, self.name)
             raise AssertionError(
@@ -499,6 +241,7 @@ class Part:
             return self.check(fn, seed, hidden=hidden, **sizes)
 
         check.__name__ = check.__qualname__ = self.check_name
+        check.part = self
         check.__doc__ = (
             f"Check your `{self.name}` against {self.reference_name}.\n\n"
             f"check_{self.name}({self.name}) runs the visible cases; "

@@ -122,9 +122,28 @@ def built_site(tmp_path_factory) -> Path:
     return out / "_build" / "html"
 
 
+def positional(check, fn):
+    """A test's answer written as ``lambda **a: ...`` (keyword arguments) adapted to the way the
+    checks call answers: positionally, in the stub's order (``check.part.signature``)."""
+    import inspect
+
+    params = inspect.signature(fn).parameters.values()
+    if not any(p.kind is p.VAR_KEYWORD for p in params) or any(
+        p.kind in (p.POSITIONAL_ONLY, p.VAR_POSITIONAL) for p in params
+    ):
+        return fn
+    names = check.part.signature
+
+    def call(*args):
+        return fn(**dict(zip(names, args)))
+
+    return call
+
+
 def assert_passes(check, fn, capfd, **case) -> None:
     """``fn`` passes ``check`` (its visible and hidden cases, or the one case given), printing a
     "correct" line per case and nothing on stderr (nbgrader scores stderr as a failure)."""
+    fn = positional(check, fn)
     if case:
         check(fn, **case)
     else:
@@ -139,7 +158,7 @@ def assert_rejected(check, fn, hint: str, name: str = "") -> str:
     """``fn`` fails ``check``'s visible test (as in the notebook) with a message containing
     ``hint``; returns the message."""
     with pytest.raises(AssertionError) as info:
-        check(fn)
+        check(positional(check, fn))
     message = str(info.value)
     assert hint in message, f"mutant {name!r}: the message does not name the mistake:\n{message}"
     return message

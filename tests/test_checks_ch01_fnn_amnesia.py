@@ -53,6 +53,12 @@ HONEST = [
             + num_classes
         ),
     ),
+    (  # a NumPy integer is a count too (issue 16)
+        checks.check_rnn_param_count,
+        lambda vocab_size, hidden_size, num_classes: np.int64(vocab_size + hidden_size + 2)
+        * hidden_size
+        + np.int64(num_classes) * (hidden_size + 1),
+    ),
 ]
 
 
@@ -202,11 +208,11 @@ MUTANTS = [
     ),
     (
         checks.check_rnn_param_count,
-        "numpy int",
-        lambda vocab_size, hidden_size, num_classes: np.int64(
+        "a float count",
+        lambda vocab_size, hidden_size, num_classes: float(
             hidden_size * (vocab_size + hidden_size + 2) + num_classes * (hidden_size + 1)
         ),
-        "int(...)",
+        "integer arithmetic",
     ),
 ]
 
@@ -237,7 +243,7 @@ def test_the_student_stub_fails_with_a_clear_message(check):
 
 def test_bool_is_not_an_int():
     with pytest.raises(AssertionError, match="Python int"):
-        checks.check_rnn_param_count(lambda **kw: True)
+        checks.check_rnn_param_count(lambda *args: True)
 
 
 def test_coinciding_mistakes_are_all_named():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import assert_passes, assert_rejected, solution_namespace
+from conftest import assert_passes, assert_rejected, positional, solution_namespace
 
 from autograder.checks import ch03_bptt as checks
 
@@ -171,7 +171,8 @@ def _loss_variant(mean_over, **a):
 )
 def test_the_loss_must_be_the_mean_over_real_tokens(mean_over, hint):
     with pytest.raises(AssertionError) as info:
-        checks.check_sequence_loss_grads(lambda **a: _loss_variant(mean_over, **a))
+        check = checks.check_sequence_loss_grads
+        check(positional(check, lambda **a: _loss_variant(mean_over, **a)))
     assert hint in str(info.value)
 
 
@@ -180,7 +181,7 @@ def test_padding_must_not_leak_into_the_gradients():
         return SOL["sequence_loss_grads"](**{**a, "mask": np.ones_like(a["mask"])})
 
     with pytest.raises(AssertionError) as info:
-        checks.check_sequence_loss_grads(unmasked)
+        checks.check_sequence_loss_grads(positional(checks.check_sequence_loss_grads, unmasked))
     assert "not masked out" in str(info.value)
 
 

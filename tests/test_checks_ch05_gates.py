@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
-from conftest import assert_passes, assert_rejected, solution_namespace
+from conftest import assert_passes, assert_rejected, positional, solution_namespace
 
 from autograder.checks import ch05_gates as checks
 
@@ -147,6 +149,7 @@ def test_every_gate_permutation_is_named():
     for order in ("".join(p) for p in permutations("ifgo")):
         if order == "ifgo":
             continue
+        mutant = functools.partial(lambda order, **a: lstm_step_per_gate(**a, order=order), order)
         with pytest.raises(AssertionError) as info:
-            checks.check_lstm_step(lambda order=order, **a: lstm_step_per_gate(**a, order=order))
+            checks.check_lstm_step(positional(checks.check_lstm_step, mutant))
         assert ", ".join(order) in str(info.value), order

@@ -100,7 +100,7 @@ def rnn_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
 
 MONKEYPATCH = """
 import numpy.testing
-import autograder.comparing as _c
+import autograder.judging as _c
 import autograder.parts as _p
 import torch
 _p.Part.judge = lambda *a, **k: None
