@@ -76,6 +76,14 @@ HONEST = [
     (checks.check_hidden_jacobians, jacobians_by_loop),
     (checks.check_spectral_radius_and_norms, SOL["spectral_radius_and_norms"]),
     (checks.check_spectral_radius_and_norms, spectral_by_svd),
+    (  # a NumPy float64 where a float is asked (issue 16)
+        checks.check_spectral_radius_and_norms,
+        lambda W, T: (np.max(np.abs(np.linalg.eigvals(W))), spectral_by_svd(W, T)[1]),
+    ),
+    (  # a 0-d float64 array where a float is asked
+        checks.check_spectral_radius_and_norms,
+        lambda W, T: (np.abs(np.linalg.eigvals(W)).max(keepdims=True)[0], spectral_by_svd(W, T)[1]),
+    ),
     (checks.check_clip_grad_norm, SOL["clip_grad_norm"]),
     (checks.check_clip_grad_norm, clip_flat),
     (checks.check_clipped_sgd_step, SOL["clipped_sgd_step"]),
@@ -86,6 +94,16 @@ HONEST = [
 @pytest.mark.parametrize("check,fn", HONEST, ids=lambda v: getattr(v, "__name__", "variant"))
 def test_honest_implementations_pass_every_case(check, fn, capfd):
     assert_passes(check, fn, capfd)
+
+
+def test_a_list_where_an_array_is_asked_is_called_a_list():
+    """Issue 16: (rho, list(norms)) was called a tuple."""
+    message = assert_rejected(
+        checks.check_spectral_radius_and_norms,
+        lambda W, T: (spectral_by_svd(W, T)[0], list(spectral_by_svd(W, T)[1])),
+        "but a list of",
+    )
+    assert "np.array(...)" in message and "tuple" not in message.split("arrived")[0]
 
 
 def _per_tensor(grads, max_norm):
@@ -125,9 +143,9 @@ MUTANTS = [
     ),
     (
         checks.check_spectral_radius_and_norms,
-        "numpy float",
-        lambda W, T: (np.max(np.abs(np.linalg.eigvals(W))), spectral_by_svd(W, T)[1]),
-        "Python float",
+        "float32 scalar",
+        lambda W, T: (np.float32(np.max(np.abs(np.linalg.eigvals(W)))), spectral_by_svd(W, T)[1]),
+        "float32 scalar arrived",
     ),
     (checks.check_clip_grad_norm, "per tensor", _per_tensor, "its own norm"),
     (
@@ -157,7 +175,7 @@ MUTANTS = [
         checks.check_clipped_sgd_step,
         "no clipping",
         lambda **a: sgd_with_modules(**{**a, "max_norm": 1e9}),
-        "not clipped at all",
+        "not clipped before the update",
     ),
 ]
 

@@ -114,9 +114,10 @@ def _spectral_inputs(seed, size=None, T=None, radius=None, symmetric=False):
     rng = np.random.default_rng(seed)
     n = size or int(rng.integers(2, 6))
     W = rng.normal(0.0, 1.0, (n, n))
-    if symmetric:
+    if symmetric:  # a normal matrix: radius and largest singular value agree
         W = (W + W.T) / 2
-    W = np.triu(W, 1) * 1.5 + W  # lean non-normal: radius and largest singular value differ
+    else:  # lean non-normal: radius and largest singular value differ
+        W = np.triu(W, 1) * 1.5 + W
     if radius is not None:
         W = W * radius / np.abs(np.linalg.eigvals(W)).max()
     return {"W": W, "T": int(T or rng.integers(3, 9))}
@@ -315,7 +316,7 @@ def _step_inputs(seed, batch=None, seq_len=None, max_norm=None, scale=2.0):
     }
 
 
-def _torch_step(a, *, clip="global", after=False, sign=1.0):
+def _torch_step(a, *, clip="global", sign=1.0):
     params = [
         torch.tensor(a[k], dtype=REFERENCE_DTYPE, requires_grad=True)
         for k in ("W_ih", "W_hh", "b_ih", "b_hh", "W_hy", "b_y")
@@ -327,7 +328,7 @@ def _torch_step(a, *, clip="global", after=False, sign=1.0):
         h = torch.tanh(x[:, t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
     loss = F.cross_entropy(h @ W_hy.T + b_y, torch.tensor(a["targets"]))
     loss.backward()
-    if clip == "global" and not after:
+    if clip == "global":
         torch.nn.utils.clip_grad_norm_(params, a["max_norm"])
     elif clip == "each":
         for p in params:
@@ -342,10 +343,9 @@ def _torch_step(a, *, clip="global", after=False, sign=1.0):
 
 def _sgd_mistakes(a):
     return {
-        "the gradients are not clipped at all": lambda: _torch_step(a, clip=None),
-        "the gradients are clipped after the update (clip between backward() and the step)": lambda: (
-            _torch_step(a, after=True)
-        ),
+        "the gradients are not clipped before the update (not at all, or only after the "
+        "step, when the parameters have already moved: clip between backward() and the "
+        "step)": lambda: _torch_step(a, clip=None),
         "each parameter's gradient is clipped by its own norm (clip all of them together)": lambda: (
             _torch_step(a, clip="each")
         ),
@@ -378,7 +378,9 @@ CLIPPED_SGD_STEP = Part(
         _param_output("b_y", ("class",)),
         Output("loss", "loss before the step", kind="float"),
     ),
-    visible=(Case(0), Case(1, max_norm=0.02)),
+    # Both visible cases clip (the global norm is well above max_norm), so no clipping,
+    # clipping each tensor and clipping by value all differ from the right step there.
+    visible=(Case(0, max_norm=0.05), Case(1, max_norm=0.02)),
     hidden=(
         Case(1201),
         Case(1202),
