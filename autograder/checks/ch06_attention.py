@@ -28,9 +28,11 @@ __all__ = [
 ]
 
 
-def _softmax(z, axis=-1):
-    z = z - np.max(z, axis=axis, keepdims=True)
-    e = np.exp(z)
+def _softmax(z, axis=-1, shift=True):
+    if shift:
+        z = z - np.max(z, axis=axis, keepdims=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(z)
     return e / e.sum(axis=axis, keepdims=True)
 
 
@@ -38,8 +40,18 @@ def _softmax(z, axis=-1):
 
 
 def _sdpa_inputs(
-    seed, batch=None, queries=None, keys=None, d=None, dv=None, causal=False, no_mask=False
+    seed,
+    batch=None,
+    queries=None,
+    keys=None,
+    d=None,
+    dv=None,
+    causal=False,
+    no_mask=False,
+    large=False,
 ):
+    """``large``: queries and keys 30 times larger, so scores reach the thousands, past where
+    float64's exp overflows (about 709): a softmax must subtract the row maximum first."""
     rng = np.random.default_rng(seed)
     B = batch or int(rng.integers(1, 4))
     Tq = queries or int(rng.integers(2, 6))
@@ -55,26 +67,30 @@ def _sdpa_inputs(
         mask[..., 0] = True  # every query sees at least one key ...
         if Tk > 1:
             mask[..., -1] = False  # ... and misses at least one
+    gain = 30.0 if large else 1.0
     return {
-        "q": rng.normal(0, 1.5, (B, Tq, d)),
-        "k": rng.normal(0, 1.5, (B, Tk, d)),
+        "q": rng.normal(0, 1.5 * gain, (B, Tq, d)),
+        "k": rng.normal(0, 1.5 * gain, (B, Tk, d)),
         "v": rng.normal(0, 1, (B, Tk, dv)),
         "mask": mask,
     }
 
 
-def _sdpa_numpy(q, k, v, mask, *, scale="sqrt", axis=-1, mask_after=False, invert=False):
+def _sdpa_numpy(
+    q, k, v, mask, *, scale="sqrt", axis=-1, mask_after=False, invert=False, shift=True
+):
     d = q.shape[-1]
     s = q @ np.swapaxes(k, -1, -2)
     s = s / {"sqrt": math.sqrt(d), "none": 1.0, "d": d}[scale]
     m = ~mask if invert else mask
     if mask_after:
-        w = _softmax(s, axis=axis) * m
+        w = _softmax(s, axis=axis, shift=shift) * m
     else:
         s = np.where(m, s, -np.inf)
         with np.errstate(invalid="ignore"):
-            w = _softmax(s, axis=axis)
-    return w @ v, w
+            w = _softmax(s, axis=axis, shift=shift)
+    with np.errstate(invalid="ignore"):
+        return w @ v, w
 
 
 def _sdpa_mistakes(a):
@@ -90,6 +106,9 @@ def _sdpa_mistakes(a):
         "the mask is read the wrong way round (True means: may attend)": lambda: (
             run(invert=True) if (~a["mask"]).any(axis=-1).all() else None
         ),
+        "the softmax does not subtract each row's maximum first (exp overflows to inf past "
+        "about 709 in float64, and inf / inf is nan; shifting the scores by a constant "
+        "changes no weight)": lambda: run(shift=False),
     }
 
 
@@ -104,7 +123,12 @@ SCALED_DOT_PRODUCT_ATTENTION = Part(
         Output("output", "attention output", axes=("batch row", "query", "value unit")),
         Output("weights", "attention weights", axes=("batch row", "query", "key")),
     ),
-    visible=(Case(0), Case(1, no_mask=True), Case(2, causal=True, queries=4)),
+    visible=(
+        Case(0),
+        Case(1, no_mask=True),
+        Case(2, causal=True, queries=4),
+        Case(3, large=True),  # scores in the thousands: an unshifted softmax overflows
+    ),
     hidden=(
         Case(1801),
         Case(1802),
@@ -112,6 +136,7 @@ SCALED_DOT_PRODUCT_ATTENTION = Part(
         Case(1804, causal=True),
         Case(1805, d=1),
         Case(1806, keys=1, no_mask=True),
+        Case(1807, large=True, causal=True),
     ),
     forbidden=("torch.nn.functional.scaled_dot_product_attention",),
     mistakes=_sdpa_mistakes,
