@@ -58,11 +58,9 @@ def export(root: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["grade"]:
-        from .grading.cli import main as grade_main
+    from .grading import cli as grading
 
-        return grade_main(argv[1:])
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(
         prog="python -m autograder",
         description=__doc__,
@@ -84,8 +82,17 @@ def main(argv: list[str] | None = None) -> int:
             help="assignment names, e.g. 02-elman",
         )
     sub.add_parser("export", help="write instructor/grades.csv from the gradebook")
-    sub.add_parser("grade", help="class-scale, isolated grading (see `grade --help`)")
+    grading.add_arguments(
+        sub.add_parser(
+            "grade",
+            help="class-scale, isolated grading (see `grade --help`)",
+            description=grading.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
     args = parser.parse_args(argv)
+    if args.command == "grade":
+        return grading.run(args)
     root = args.root.resolve()
     if args.command == "export":
         return export(root)

@@ -18,20 +18,29 @@ Start a scheduler and workers from the same environment as the course (same
 venv, ``pip install -e .`` of this repository)::
 
     dask scheduler                                   # on the head node, port 8786
-    dask worker tcp://HEAD:8786 --nworkers 8 --nthreads 1            # CPU machines
-    dask worker tcp://HEAD:8786 --nworkers 1 --nthreads 1 --resources GPU=1   # per GPU
-    python -m autograder grade 02-elman --scheduler tcp://HEAD:8786 [--gpu]
+    dask worker tcp://HEAD:8786 --nworkers 8 --nthreads 1            # any machines
+    python -m autograder grade 02-elman --scheduler tcp://HEAD:8786
 
 ``--nthreads 1`` matters: a job's timeout watchdog kills the kernels its worker
 process started. No shared filesystem is needed: the submission's bytes and the
-assignment bundle (source notebook, released notebook, an empty gradebook) are
-shipped to the workers, and results (grades, autograded notebook, feedback) come
-back as bytes; the client is the only writer of the gradebook. With ``--gpu``
-(or when the scheduler has workers with a ``GPU`` resource) each job asks for
-``resources={"GPU": 1}``, so a GPU worker runs one grading job at a time and the
-references run on its GPU. The course gradebook can be PostgreSQL: set
-``CourseDirectory.db_url`` (``--db-url postgresql://user@host/db``) and
-nbgrader's export and formgrader read it as usual.
+assignment bundle (source notebook, released notebook, an empty gradebook, the
+references of record) are shipped to the workers, and results (grades, autograded
+notebook, feedback) come back as bytes; the client is the only writer of the
+gradebook. The course gradebook can be PostgreSQL: set ``CourseDirectory.db_url``
+(``--db-url postgresql://user@host/db``) and nbgrader's export and formgrader read
+it as usual.
+
+Where the references run
+------------------------
+Every student gets the same declared cases, so the references of record (the
+expected outputs) are computed once per class, in this process, before any worker
+starts: on its GPU where there is one (``RNN_COURSE_DEVICE=cpu`` forces the CPU),
+where no student code can read them. Workers and the kernels they start never use
+the GPU (``RNN_COURSE_DEVICE=cpu`` is set for them: a process forked after CUDA
+started cannot use it, and CUDA does not start under the kernels' address-space
+limit), so grading jobs are CPU work on any machine. The CSV's ``references``
+column, the report and the summary line name the device. ``--live-references``
+makes every job compute its own (on the CPU), to compare.
 """
 
 from __future__ import annotations
@@ -88,6 +97,7 @@ def _error_result(student: str, max_score: float, flag: str) -> Result:
 
 def _worker_init() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ["RNN_COURSE_DEVICE"] = "cpu"  # workers never touch CUDA (see the module doc)
     warm_up()
 
 
@@ -134,20 +144,17 @@ def run_local(jobs, bundle, options, workers: int, on_result) -> None:
 
 
 def _dask_job(student, files, bundle, options):
+    os.environ["RNN_COURSE_DEVICE"] = "cpu"
     warm_up()
     return grade_submission(student, files, bundle, options)
 
 
-def run_dask(jobs, bundle, options, address, gpu: bool | None, on_result) -> None:
+def run_dask(jobs, bundle, options, address, on_result) -> None:
     """Grade on an existing Dask distributed cluster (one job per submission)."""
     from distributed import Client
     from distributed import as_completed as dask_completed
 
     with Client(address) as client:
-        workers = client.scheduler_info().get("workers", {})
-        if gpu is None:
-            gpu = any(w.get("resources", {}).get("GPU") for w in workers.values())
-        resources = {"GPU": 1} if gpu else None
         bundle_future = client.scatter(bundle, broadcast=True, hash=False)
         futures = {}
         for student, files in jobs.items():
@@ -158,7 +165,6 @@ def run_dask(jobs, bundle, options, address, gpu: bool | None, on_result) -> Non
                 bundle_future,
                 options,
                 key=f"grade-{bundle.assignment}-{student}-{time.time_ns()}",
-                resources=resources,
                 pure=False,
                 retries=1,
             )
@@ -183,8 +189,8 @@ def grade(
     out: Path | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
-    gpu: bool | None = None,
     options: Options | None = None,
+    live_references: bool = False,
     db_url: str | None = None,
     progress: bool = False,
     report: bool = True,
@@ -221,7 +227,9 @@ def grade(
     options = dataclasses.replace(options, hide=tuple(str(p) for p in hidden) + tuple(options.hide))
     isolation = detect_isolation(options.isolation)
     log(f"grade: isolation of student code: {isolation.detail}")
-    bundle = course_gradebook.make_bundle(root, assignment, url)
+    bundle = course_gradebook.make_bundle(root, assignment, url, references=not live_references)
+    if bundle.cases is not None:
+        log(f"grade: references of record computed on {bundle.references}")
     if not submitted.is_dir():
         raise SystemExit(
             f"grade: the submissions folder {submitted} does not exist "
@@ -245,10 +253,12 @@ def grade(
             bar.step(result.student)
 
         if scheduler:
-            run_dask(jobs, bundle, options, scheduler, gpu, on_result)
+            run_dask(jobs, bundle, options, scheduler, on_result)
         else:
             run_local(jobs, bundle, options, workers or os.cpu_count() or 1, on_result)
     seconds = time.perf_counter() - start
+    for result in results:  # error rows too: one device computed the whole class's references
+        result.references = result.references or bundle.references
     results.sort(key=lambda r: r.student)
     write_csv(results, out)
     if report:
@@ -265,12 +275,8 @@ def grade(
     return results
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m autograder grade",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``grade`` subcommand's arguments (``python -m autograder grade --help``)."""
     parser.add_argument("assignment", help="assignment name, e.g. 02-elman")
     parser.add_argument("--root", type=Path, default=ROOT, help="course root")
     parser.add_argument(
@@ -295,13 +301,6 @@ def main(argv: list[str] | None = None) -> int:
         "--scheduler",
         help="address of a Dask distributed scheduler, "
         "e.g. tcp://head:8786 (instead of the local pool)",
-    )
-    parser.add_argument(
-        "--gpu",
-        action="store_true",
-        default=None,
-        help="ask each Dask job for resources={'GPU': 1} (default: when the "
-        "scheduler has GPU workers)",
     )
     parser.add_argument(
         "--timeout",
@@ -331,10 +330,19 @@ def main(argv: list[str] | None = None) -> int:
         help="how student code is isolated (default: RNN_GRADE_ISOLATION or "
         "auto: bubblewrap where it works, else the in-process guard)",
     )
+    parser.add_argument(
+        "--live-references",
+        action="store_true",
+        help="every job computes the references itself, on the CPU (default: once per "
+        "class, in this process, on its GPU where there is one)",
+    )
     parser.add_argument("--no-feedback", action="store_true", help="do not write feedback")
     parser.add_argument("--no-report", action="store_true", help="do not write the PNG/HTML report")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Grade as the parsed ``grade`` arguments say; 0 when at least one row was written."""
     mem = int(args.memory * 2**30)
     options = Options(
         timeout=args.timeout,
@@ -353,13 +361,20 @@ def main(argv: list[str] | None = None) -> int:
         out=args.out,
         workers=args.workers,
         scheduler=args.scheduler,
-        gpu=args.gpu,
         options=options,
+        live_references=args.live_references,
         db_url=args.db_url,
         progress=not args.quiet,
         report=not args.no_report,
     )
     return 0 if results else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m autograder grade ...`` (the course's one command line)."""
+    from ..__main__ import main as course_main
+
+    return course_main(["grade", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

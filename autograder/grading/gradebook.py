@@ -105,7 +105,11 @@ def template_db(url: str, assignment: str) -> bytes:
         return dst.read_bytes()
 
 
-def make_bundle(root: Path, assignment: str, url: str | None = None) -> CourseBundle:
+def make_bundle(
+    root: Path, assignment: str, url: str | None = None, references: bool = True
+) -> CourseBundle:
+    """What every job of ``assignment`` needs; with ``references``, the references of record
+    for every declared case are computed here, once (on the reference device)."""
     root = Path(root)
     url = url or db_url(root)
     name = notebook_name(root, assignment)
@@ -134,7 +138,16 @@ def make_bundle(root: Path, assignment: str, url: str | None = None) -> CourseBu
         elif meta.get("grade") and cell.get("cell_type") == "code" and current:
             test_to_part[gid] = current
             points[current] = points.get(current, 0.0) + float(meta.get("points", 0))
+    cases, where = None, ""
+    if references:
+        from ..device import describe_device
+        from ..parts import parts_for
+        from .sandbox import build_cases
+
+        cases, where = build_cases(list(parts_for(assignment))), describe_device()
     return CourseBundle(
+        cases=cases,
+        references=where,
         assignment=assignment,
         notebook=name,
         source_files=source_files,
@@ -166,10 +179,12 @@ def read_submissions(folder: Path, assignment: str) -> dict[str, dict[str, bytes
 
 def merge_result(gb, root: Path, assignment: str, result: Result) -> None:
     """Write one worker's result into the course gradebook and instructor folders."""
+    from nbgrader.api import MissingEntry
+
     gb.update_or_create_student(result.student)
     try:
         gb.remove_submission(assignment, result.student)
-    except Exception:
+    except MissingEntry:
         pass
     for kind in ("autograded", "feedback"):
         folder = root / STATE / kind / result.student / assignment
@@ -187,7 +202,7 @@ def merge_result(gb, root: Path, assignment: str, result: Result) -> None:
     for c in result.comments:
         try:
             comment = gb.find_comment(c["cell"], c["notebook"], assignment, result.student)
-        except Exception:
+        except MissingEntry:
             continue
         comment.auto_comment = c["auto_comment"]
     if result.flags:

@@ -54,6 +54,12 @@ class CourseBundle:
     answer_ids: list[str]
     test_to_part: dict[str, str]  # graded cell id -> answer cell id
     points: dict[str, float]  # answer cell id -> points of its graded cell
+    # The references of record: grade_id -> [(args, expected)] for exactly the cases the
+    # notebook's checks run, computed once per class in the grader's own process (on its GPU
+    # where there is one, before any worker exists), and where they were computed. None:
+    # each job computes them itself (live references, for comparison).
+    cases: dict[str, list] | None = None
+    references: str = ""
 
 
 @dataclass
@@ -85,10 +91,14 @@ class Result:
     timings: dict[str, float] = field(default_factory=dict)
     log: str = ""
     isolation: str = ""
+    references: str = ""  # the device that computed the references of record
 
 
 _KERNEL_DIR: str | None = None
 KERNEL_ENV = {
+    # The in-kernel check is a cross-check, not the score of record: its references run on the
+    # CPU (a kernel forked from a zygote cannot start CUDA, nor can a process under RLIMIT_AS).
+    "RNN_COURSE_DEVICE": "cpu",
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
@@ -157,7 +167,12 @@ def warm_up() -> None:
 
 def _isolated(result: Result, bundle: CourseBundle, nb: dict, options: Options) -> None:
     parts = list(parts_for(bundle.assignment))
-    cases = build_cases(parts)
+    if bundle.cases is not None:
+        cases, result.references = bundle.cases, bundle.references
+    else:
+        from ..device import describe_device
+
+        cases, result.references = build_cases(parts), describe_device() + " (live, per job)"
     cells = notebook_cells(nb, parts)
     # One start of the sandbox may be stopped (a hang); more starts finish the other parts.
     per_run = min(options.sandbox_seconds, options.timeout / 4)
@@ -260,7 +275,7 @@ def _nbgrader(
     remaining: float,
 ) -> None:
     import psutil
-    from nbgrader.api import Gradebook
+    from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.apps.api import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
@@ -301,7 +316,7 @@ def _nbgrader(
         with Gradebook(db_url) as gb:
             try:
                 sub = gb.find_submission(bundle.assignment, result.student)
-            except Exception:
+            except MissingEntry:
                 sub = gb.add_submission(bundle.assignment, result.student)
             kernel = 0.0
             nb_id = Path(bundle.notebook).stem
@@ -335,7 +350,7 @@ def _nbgrader(
                 try:
                     comment = gb.find_comment(part_id, nb_id, bundle.assignment, result.student)
                     comment.auto_comment = comment_text
-                except Exception:
+                except MissingEntry:
                     pass
                 result.comments.append(
                     {"notebook": nb_id, "cell": part_id, "auto_comment": comment_text}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .job import Result
 
-COLUMNS = ["student_id", "score", "max_score", "status", "flags"]
+COLUMNS = ["student_id", "score", "max_score", "status", "flags", "references"]
 
 
 def _num(x: float) -> str:
@@ -25,7 +25,9 @@ def write_csv(results: list[Result], path: Path) -> None:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(COLUMNS)
     for r in sorted(results, key=lambda r: r.student):
-        writer.writerow([r.student, _num(r.score), _num(r.max_score), r.status, ";".join(r.flags)])
+        writer.writerow(
+            [r.student, _num(r.score), _num(r.max_score), r.status, ";".join(r.flags), r.references]
+        )
     path.write_text(buf.getvalue())
 
 
@@ -44,13 +46,20 @@ def failure_counts(results: list[Result]) -> Counter:
     return counts
 
 
+def references_text(results: list[Result]) -> str:
+    """Where the references of record were computed (one device for a whole class)."""
+    where = sorted({r.references for r in results if r.references})
+    return ", ".join(where) if where else "not computed (no submission was graded)"
+
+
 def summary(results: list[Result], seconds: float) -> str:
     graded = [r for r in results if r.status == "graded"]
     flagged = [r for r in results if r.flags]
     lines = [
         f"{len(results)} submissions in {seconds:.1f} s "
         f"({60 * len(results) / max(seconds, 1e-9):.1f}/min): {len(graded)} graded, "
-        f"{len(results) - len(graded)} errors, {len(flagged)} flagged"
+        f"{len(results) - len(graded)} errors, {len(flagged)} flagged; references of record "
+        f"computed on: {references_text(results)}"
     ]
     if graded:
         scores = sorted(r.score for r in graded)
@@ -109,6 +118,7 @@ def write_report(
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(assignment)} "
         f"grading report</title></head><body><h1>{html.escape(assignment)}: grading report</h1>"
         f"<p>Isolation of student code: {html.escape(isolation or 'not recorded')}</p>"
+        f"<p>References of record computed on: {html.escape(references_text(results))}</p>"
         f"<pre>{html.escape(summary(results, 0).split(chr(10), 1)[-1])}</pre>"
         f"<img src='{html.escape(Path(png).name)}' alt='score histograms'>"
         f"<h2>Most common failure messages</h2><table><tr><th>count</th><th>message</th></tr>{rows}</table>"

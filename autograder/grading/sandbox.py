@@ -143,6 +143,12 @@ def imported_modules(cells: list[dict]) -> list[str]:
     import importlib.util
 
     keep = []
+    if any(n.split(".")[0] == "torch" for n in names):
+        # torch loads ctypes itself; its compiler stack (behind optimizers' step(), torch.func
+        # and checkpointing) later imports two more ctypes modules, which the guard would
+        # refuse to graded code. Importing them now, as a notebook's first use would, keeps
+        # idiomatic PyTorch working; calling into ctypes stays refused.
+        keep += ["ctypes.util", "ctypes.wintypes"]
     for name in sorted(names):
         top = name.split(".")[0]
         if top in BLOCKED_IMPORTS or top == "autograder":
@@ -215,6 +221,8 @@ def run_isolated(
         env = {
             "PATH": "/usr/bin:/bin",
             "HOME": str(work / "cwd"),
+            # Temporary files (Python's tempfile, torch's compiler cache) stay in the work folder.
+            "TMPDIR": str(work / "cwd"),
             "LANG": "C.UTF-8",
             "OMP_NUM_THREADS": "1",
             "OPENBLAS_NUM_THREADS": "1",
@@ -369,6 +377,7 @@ def _outcome(entry: dict, out: Path) -> calling.Outcome:
                 error=f"the result could not be read back ({type(exc).__name__})"
             )
     lines = raw.get("lines")
+    uses = raw.get("uses")
     return calling.Outcome(
         value=value,
         error=text("error"),
@@ -376,6 +385,8 @@ def _outcome(entry: dict, out: Path) -> calling.Outcome:
         mutated=text("mutated"),
         stopped=text("stopped"),
         lines=lines if type(lines) is int else None,
+        unbound=text("unbound"),
+        uses=tuple(str(u)[:200] for u in uses[:100]) if isinstance(uses, list) else (),
     )
 
 
@@ -425,12 +436,20 @@ def score_parts(
 ) -> dict[str, tuple[bool, str, bool]]:
     """grade_id -> (passed every case, first failure message, broke the part's rule)."""
     verdict = {}
-    for part in parts:
+    for part in parts:  # in notebook order: a part's earlier parts are judged before it
         message, broke = "", False
         for case, (args, expected), outcome in zip(
             part.cases(), cases[part.grade_id], run.outcomes[part.grade_id]
         ):
             problem = part.judge(args, expected, outcome)
+            if problem and part.uses:
+                earlier = [
+                    p
+                    for p in part.uses
+                    if p.name in outcome.uses and p.grade_id in verdict and not verdict[p.grade_id][0]
+                ]
+                if earlier:
+                    problem = part.judge(args, expected, outcome, earlier)
             if problem:
                 broke = bool(outcome.violation)
                 rerun = case.call_text(part.check_name, part.name)
