@@ -177,10 +177,8 @@ CLIPPED_MATH = """() => {
 }"""
 
 
-@pytest.mark.parametrize("viewport", ["desktop", "phone"])
-@pytest.mark.parametrize("path", toc_pages())
-def test_no_formula_is_cut_off_at_the_right_edge(browser, server, path, viewport):
-    page = Visit(browser, server, path, viewport=viewport).page
+def wait_for_mathjax(page) -> None:
+    """Wait until MathJax has typeset every formula in the article."""
     if page.locator(".math").count():
         page.wait_for_selector("mjx-container", state="attached", timeout=15000)
         page.wait_for_function(
@@ -188,10 +186,69 @@ def test_no_formula_is_cut_off_at_the_right_edge(browser, server, path, viewport
             " >= document.querySelectorAll('article .math').length",
             timeout=15000,
         )
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+@pytest.mark.parametrize("path", toc_pages())
+def test_no_formula_is_cut_off_at_the_right_edge(browser, server, path, viewport):
+    page = Visit(browser, server, path, viewport=viewport).page
+    wait_for_mathjax(page)
     result = page.evaluate(CLIPPED_MATH)
     assert page.locator("article .math").count() == 0 or result["checked"] > 0
     assert not result["clipped"], (
         f"{path} at {VIEWPORTS[viewport]['width']} px: {result['clipped']}"
+    )
+    page.close()
+
+
+# An inline formula as narrow as its column shows no scrollbar of its own (issue 18): only one
+# really wider than its column may scroll. A box has a horizontal scrollbar when it may scroll
+# sideways (overflow-x auto or scroll) and its content is wider than it (scrollWidth >
+# clientWidth); where scrollbars are classic (Windows, most Linux desktops) the bar then sits under
+# the formula and pushes the lines apart, even when the content is too wide by a fraction of a
+# pixel. MathJax's screen-reader copy of each formula (mjx-assistive-mml) used to widen nearly
+# every inline formula this way (book/_static/course.css). A formula "fits" when its rendering
+# (mjx-math, which never shrinks) is no wider than the content box of the block it sits in.
+SPURIOUS_SCROLLBARS = """() => {
+  const scrolls = e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowX);
+  const found = [];
+  let fitting = 0;
+  for (const m of document.querySelectorAll('article mjx-container:not([display="true"])')) {
+    if (m.parentElement.closest('mjx-container')) continue;
+    const r = m.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;               // not displayed
+    let block = m.parentElement;
+    while (/^(inline|contents)/.test(getComputedStyle(block).display)) block = block.parentElement;
+    const style = getComputedStyle(block);
+    const column = block.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const width = (m.querySelector('mjx-math') || m).getBoundingClientRect().width;
+    if (width > column) continue;                                 // really wider: it may scroll
+    fitting += 1;
+    for (let e = m; e && e !== block; e = e.parentElement) {
+      if (scrolls(e) && e.scrollWidth > e.clientWidth) {
+        const text = (m.querySelector('mjx-assistive-mml') || m).textContent.slice(0, 40);
+        found.push(`"${text}" (${width.toFixed(1)} px wide, column ${Math.round(column)} px): `
+                   + `its <${e.tagName.toLowerCase()}> scrolls ${e.scrollWidth} px in ${e.clientWidth} px`);
+        break;
+      }
+    }
+  }
+  return {fitting, found};
+}"""
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+@pytest.mark.parametrize("path", toc_pages())
+def test_no_inline_formula_that_fits_shows_a_scrollbar(browser, server, path, viewport):
+    page = Visit(browser, server, path, viewport=viewport).page
+    wait_for_mathjax(page)
+    result = page.evaluate(SPURIOUS_SCROLLBARS)
+    inline = page.locator("article span.math").count()
+    assert inline == 0 or result["fitting"] > 0, f"{path}: no inline formula was measured"
+    assert not result["found"], (
+        f"{path} at {VIEWPORTS[viewport]['width']} px: {len(result['found'])} of "
+        f"{result['fitting']} inline formulas that fit their column show a scrollbar: "
+        + "; ".join(result["found"][:10])
     )
     page.close()
 
