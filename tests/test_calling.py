@@ -79,3 +79,45 @@ def test_the_previous_profiler_is_restored():
         assert sys.getprofile() is not None
     finally:
         sys.setprofile(None)
+
+
+SYMLINKED_VENV_SCRIPT = """
+import sys, torch
+import numpy as np
+from autograder.checks.ch02_elman import check_rnn_step
+
+def rnn_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
+    out = torch.tanh(torch.from_numpy(x_t) @ torch.from_numpy(W_ih).T
+                     + torch.from_numpy(h_prev) @ torch.from_numpy(W_hh).T
+                     + torch.from_numpy(b_ih + b_hh))
+    return out.numpy()
+
+assert "/link/" in torch.__file__, torch.__file__   # really reached through the link
+try:
+    check_rnn_step(rnn_step)
+except AssertionError as err:
+    print(str(err).splitlines()[0])
+else:
+    print("NOT REFUSED")
+"""
+
+
+def test_the_rule_holds_when_the_venv_is_reached_through_a_symbolic_link(tmp_path):
+    """Issue 16: with a symlinked venv (or macOS's /tmp) the "NumPy only" rule was skipped in
+    the kernel: code filenames were not resolved, site-packages folders were."""
+    import os
+    import subprocess
+    import sys
+
+    link = tmp_path / "link"
+    link.symlink_to(sys.prefix, target_is_directory=True)
+    python = link / "bin" / "python"
+    proc = subprocess.run(
+        [str(python), "-c", SYMLINKED_VENV_SCRIPT],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "RNN_COURSE_DEVICE": "cpu"},
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "may use NumPy only" in proc.stdout, proc.stdout + proc.stderr[-2000:]

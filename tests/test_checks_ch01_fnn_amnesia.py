@@ -55,9 +55,10 @@ HONEST = [
     ),
     (  # a NumPy integer is a count too (issue 16)
         checks.check_rnn_param_count,
-        lambda vocab_size, hidden_size, num_classes: np.int64(vocab_size + hidden_size + 2)
-        * hidden_size
-        + np.int64(num_classes) * (hidden_size + 1),
+        lambda vocab_size, hidden_size, num_classes: (
+            np.int64(vocab_size + hidden_size + 2) * hidden_size
+            + np.int64(num_classes) * (hidden_size + 1)
+        ),
     ),
 ]
 

@@ -4,7 +4,9 @@ Runs the real command (local pool of 2 workers, then a Dask LocalCluster of two
 workers) on a throw-away course: every submission gets a row, the hostile ones
 are flagged and score zero where they cheat, nbgrader's gradebook, autograded
 notebooks, feedback and export work, submitted/ is untouched, and a second run
-gives the same CSV.
+gives the same CSV. Then every chapter's honest suite (solutions rewritten by program,
+PyTorch idioms where allowed) goes through the same command, nbgrader's kernel included:
+full marks, no score mismatch. Parts and points come from the registry.
 """
 
 from __future__ import annotations
@@ -14,12 +16,20 @@ import hashlib
 
 import pytest
 from classroom import make_course, nbgrader, solved_sources, student_notebook, submit
-from hostile.submissions import HONEST_SUITE, HOSTILE
+from submissions import earned_parts, grade_ids, notebook_file, points_of, total_points
+from submissions.honest import HONEST_SUITE, generated, torch_idiom_notebooks
+from submissions.hostile import HOSTILE
 
+from autograder.chapters import CHAPTERS
 from autograder.grading.cli import main
+from autograder.parts import parts_for
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = "02-elman"
+PARTS = list(parts_for(ASSIGNMENT))
+FULL = total_points(ASSIGNMENT)
+HALF = grade_ids(ASSIGNMENT)[:2]  # bob answers the first two parts
+HALF_POINTS = points_of(ASSIGNMENT, earned_parts(ASSIGNMENT, HALF))
 IN_CLASS = [
     "always_equal",
     "input_transformer_blanks_tests",
@@ -47,10 +57,9 @@ def digest(folder):
 @pytest.fixture(scope="module")
 def classroom(tmp_path_factory):
     root = make_course(tmp_path_factory.mktemp("class"), ASSIGNMENT)
-    ids = list(solved_sources(root, ASSIGNMENT))
     answers = solved_sources(root, ASSIGNMENT)
     submit(root, ASSIGNMENT, "alice", student_notebook(root, ASSIGNMENT, None))
-    submit(root, ASSIGNMENT, "bob", student_notebook(root, ASSIGNMENT, set(ids[:2])))
+    submit(root, ASSIGNMENT, "bob", student_notebook(root, ASSIGNMENT, set(HALF)))
     for case in HONEST_SUITE:
         submit(
             root,
@@ -87,16 +96,17 @@ def test_grade_a_class_with_hostile_submissions(classroom, tmp_path):
     assert digest(root / "instructor" / "submitted") == before, "submissions must not change"
     got = rows(out)
     assert list(got) == sorted(got) and len(got) == 2 + len(HONEST_SUITE) + len(IN_CLASS)
-    assert out.read_text().splitlines()[0] == "student_id,score,max_score,status,flags"
+    assert out.read_text().splitlines()[0] == "student_id,score,max_score,status,flags,references"
+    assert {r["references"] for r in got.values()} == {"cpu"}
     assert (got["alice"]["score"], got["alice"]["status"], got["alice"]["flags"]) == (
-        "11",
+        f"{FULL:g}",
         "graded",
         "",
     )
-    assert got["bob"]["score"] == "6" and got["bob"]["flags"] == ""
+    assert got["bob"]["score"] == f"{HALF_POINTS:g}" and got["bob"]["flags"] == ""
     for case in HONEST_SUITE:  # full marks from both scores, so no score_mismatch either
         row = got[f"honest_{case.name}"]
-        assert row["score"] == "11", (case.name, row)
+        assert row["score"] == f"{FULL:g}", (case.name, row)
         assert set(filter(None, row["flags"].split(";"))) <= set(case.flags), (case.name, row)
     for name in IN_CLASS:
         row, case = got[name], cases[name]
@@ -107,8 +117,7 @@ def test_grade_a_class_with_hostile_submissions(classroom, tmp_path):
             assert row["status"] == "error" and row["score"] == "0"
         else:
             assert row["status"] == "graded"
-            points = {"rnn_step": 3, "rnn_forward": 3, "rnn_output": 2, "many_to_one_logits": 3}
-            assert float(row["score"]) == sum(points[p] for p in case.earned), (name, row)
+            assert float(row["score"]) == points_of(ASSIGNMENT, case.expected()[1]), (name, row)
     # In-kernel cheats that fooled nbgrader are caught by the comparison outside the kernel.
     for name in ("input_transformer_blanks_tests", "monkeypatched_testing"):
         assert "score_mismatch" in got[name]["flags"].split(";"), (name, got[name])
@@ -118,14 +127,20 @@ def test_grade_a_class_with_hostile_submissions(classroom, tmp_path):
     )
 
     # What nbgrader writes is there, and nbgrader's own export reads it.
-    assert (root / "instructor" / "autograded" / "alice" / ASSIGNMENT / "elman.ipynb").exists()
-    feedback = (root / "instructor" / "feedback" / "bob" / ASSIGNMENT / "elman.html").read_text()
-    assert "BEGIN HIDDEN TESTS" not in feedback and "seed=101" not in feedback
-    assert "Isolated grading: 0/2" in feedback
+    name = notebook_file(ASSIGNMENT)
+    assert (root / "instructor" / "autograded" / "alice" / ASSIGNMENT / name).exists()
+    page = name.replace(".ipynb", ".html")
+    feedback = (root / "instructor" / "feedback" / "bob" / ASSIGNMENT / page).read_text()
+    first_hidden = f"seed={PARTS[0].hidden[0].seed}"
+    assert "BEGIN HIDDEN TESTS" not in feedback and first_hidden not in feedback
+    unanswered = next(p for p in PARTS if p.grade_id not in HALF)
+    assert f"Isolated grading: 0/{unanswered.points:g}" in feedback
     export = tmp_path / "export.csv"
     nbgrader(["export", "--to", str(export)], root)
     exported = {r["student_id"]: float(r["score"]) for r in csv.DictReader(export.open())}
-    assert exported["alice"] == 11 and exported["bob"] == 6 and exported["always_equal"] == 0
+    assert exported["alice"] == FULL and exported["bob"] == HALF_POINTS
+    assert exported["always_equal"] == 0
+    assert "References of record computed on: cpu" in (tmp_path / "grades-report.html").read_text()
     assert (tmp_path / "grades-report.png").stat().st_size > 1000
     assert "Most common failure messages" in (tmp_path / "grades-report.html").read_text()
 
@@ -165,9 +180,9 @@ def test_grade_on_a_dask_cluster_of_two_workers(classroom, tmp_path):
         )
     got = rows(out)
     assert {s: (r["score"], r["status"]) for s, r in got.items()} == {
-        "alice": ("11", "graded"),
+        "alice": (f"{FULL:g}", "graded"),
         "always_equal": ("0", "graded"),
-        "bob": ("6", "graded"),
+        "bob": (f"{HALF_POINTS:g}", "graded"),
         "broken_json": ("0", "error"),
     }
     # The same class graded again (here by the local pool) gives the same CSV.
@@ -191,3 +206,45 @@ def test_grade_on_a_dask_cluster_of_two_workers(classroom, tmp_path):
         == 0
     )
     assert again.read_text() == out.read_text()
+
+
+def _solutions_release(root, assignment):
+    """The released notebook with every answer filled in, and the answers (as students see)."""
+    return student_notebook(root, assignment, None), solved_sources(root, assignment)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.name)
+def test_every_chapters_honest_suite_gets_full_marks_from_make_grade(chapter, tmp_path):
+    """Issue 16: renamed parameters, NumPy scalars, helpers and imports in extra cells, debug
+    prints and PyTorch idioms get full marks, in the kernel and in the sandbox alike (no
+    score_mismatch), in every chapter. Also: the references of record computed once per
+    class give the same CSV as references computed live in every job."""
+    root = make_course(tmp_path, chapter.name)
+    nb, answers = _solutions_release(root, chapter.name)
+    notebooks = {f"gen_{g.name}": g.build(nb, answers) for g in generated(chapter.name)}
+    idioms = torch_idiom_notebooks(chapter.name, nb, answers)
+    for i, idiom_nb in enumerate(idioms.values()):
+        notebooks[f"torch_{i}"] = idiom_nb
+    for student, notebook in notebooks.items():
+        submit(root, chapter.name, student, notebook)
+    full = total_points(chapter.name)
+    out = tmp_path / "grades.csv"
+    args = [chapter.name, "--root", str(root), "--workers", "2", "--no-report", *ARGS]
+    assert main([*args, "--out", str(out)]) == 0
+    got = rows(out)
+    assert set(got) == set(notebooks)
+    for student, row in got.items():
+        assert (row["score"], row["status"], row["flags"]) == (f"{full:g}", "graded", ""), (
+            student,
+            row,
+        )
+    live = tmp_path / "live.csv"
+    assert main([*args, "--isolated-only", "--live-references", "--out", str(live)]) == 0
+    precomputed = tmp_path / "precomputed.csv"
+    assert main([*args, "--isolated-only", "--out", str(precomputed)]) == 0
+    without = lambda path: {  # noqa: E731
+        s: {k: v for k, v in r.items() if k != "references"} for s, r in rows(path).items()
+    }
+    assert without(live) == without(precomputed)
+    assert {r["references"] for r in rows(live).values()} == {"cpu (live, per job)"}
+    assert {r["references"] for r in rows(precomputed).values()} == {"cpu"}

@@ -1,10 +1,12 @@
-"""The isolated grader against the hostile and the honest suites (tests/hostile/), without
+"""The isolated grader against the hostile and the honest suites (tests/submissions/), without
 nbgrader's kernel.
 
 Each hostile submission must score zero on the parts it cheats, keep the points
 of the parts it answers honestly, and carry its flags. Every honest submission
 (helpers and imports in extra cells, prints, scratch cells with magics, stale
-outputs, deleted or edited test cells, ...) must get full marks.
+outputs, deleted or edited test cells, renamed parameters, NumPy scalars, PyTorch
+idioms where PyTorch is allowed) must get full marks, in every chapter. Parts and
+points come from the registry and the declarations (tests/submissions/__init__.py).
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import json
 import nbformat
 import pytest
 from classroom import MARKERS, ROOT, make_course, solved_sources, student_notebook
-from hostile.submissions import HONEST_SUITE, HOSTILE, TORCH_REFERENCE, _set
+from submissions import notebook_file, points_of, set_cells, total_points
+from submissions.honest import HONEST_SUITE, TORCH_IDIOMS, generated, torch_idiom_notebooks
+from submissions.hostile import HOSTILE, TORCH_REFERENCE
 
 from autograder.chapters import CHAPTERS
 from autograder.checks import ch02_elman
@@ -30,6 +34,7 @@ from autograder.grading.sandbox import (
 from autograder.parts import parts_for
 
 ASSIGNMENT = "02-elman"
+FULL = total_points(ASSIGNMENT)
 QUICK = Options(run_nbgrader=False, sandbox_seconds=12, timeout=48, sandbox_mem=2 * 2**30)
 
 
@@ -39,9 +44,9 @@ def course(tmp_path_factory):
     return root, course_gradebook.make_bundle(root, ASSIGNMENT)
 
 
-def files_of(nb) -> dict[str, bytes]:
+def files_of(nb, assignment=ASSIGNMENT) -> dict[str, bytes]:
     return {
-        "elman.ipynb": nbformat.writes(nb).encode(),
+        notebook_file(assignment): nbformat.writes(nb).encode(),
         "timestamp.txt": b"2026-11-23 12:00:00 UTC",
     }
 
@@ -51,16 +56,21 @@ def grade(course, student, nb=None, raw=None, missing=False, options=QUICK):
     if missing:
         files = {"timestamp.txt": b"x"}
     elif raw is not None:
-        files = {"elman.ipynb": raw.encode()}
+        files = {notebook_file(bundle.assignment): raw.encode()}
     else:
-        files = files_of(nb)
+        files = files_of(nb, bundle.assignment)
     return grade_submission(student, files, bundle, options)
 
 
 def test_the_solution_gets_full_marks_and_no_flags(course):
     root, _ = course
     result = grade(course, "alice", student_notebook(root, ASSIGNMENT, None))
-    assert (result.status, result.score, result.max_score, result.flags) == ("graded", 11, 11, [])
+    assert (result.status, result.score, result.max_score, result.flags) == (
+        "graded",
+        FULL,
+        FULL,
+        [],
+    )
 
 
 @pytest.mark.parametrize("case", HONEST_SUITE, ids=lambda h: h.name)
@@ -68,7 +78,7 @@ def test_the_honest_suite_gets_full_marks(course, case):
     root, _ = course
     nb = case.build(student_notebook(root, ASSIGNMENT, None), solved_sources(root, ASSIGNMENT))
     result = grade(course, f"honest_{case.name}", nb)
-    assert result.score == 11, {k: v["message"][:400] for k, v in result.parts.items()}
+    assert result.score == FULL, {k: v["message"][:400] for k, v in result.parts.items()}
     assert set(result.flags) <= set(case.flags), result.flags
 
 
@@ -82,7 +92,9 @@ def test_the_empty_notebook_scores_zero_with_teaching_messages(course):
 def test_a_torch_answer_is_refused_with_the_notebooks_own_message(course):
     """NumPy-only part: the same message in the kernel's check and in the isolated grader."""
     root, _ = course
-    nb = _set(student_notebook(root, ASSIGNMENT, None), rnn_step="import torch\n" + TORCH_REFERENCE)
+    nb = set_cells(
+        student_notebook(root, ASSIGNMENT, None), rnn_step="import torch\n" + TORCH_REFERENCE
+    )
     result = grade(course, "erin", nb)
     assert result.parts["rnn_step"]["isolated"] == 0
     assert "rule_broken:rnn_step" in result.flags
@@ -114,10 +126,12 @@ def test_hostile_submission_scores_zero_where_it_cheats_and_is_flagged(course, c
         assert result.status == "error" and result.score == 0
         return
     assert result.status == "graded"
-    for part in case.cheated:
+    cheated, earned = case.expected()
+    for part in cheated:
         assert result.parts[part]["isolated"] == 0, (part, result.parts[part])
-    for part in case.earned:
+    for part in earned:
         assert result.parts[part]["isolated"] == bundle.points[part], (part, result.parts[part])
+    assert result.score == points_of(ASSIGNMENT, earned)
     assert result.flags, "a hostile submission must be flagged"
 
 
@@ -159,6 +173,80 @@ def test_the_command_says_where_it_looked_for_submissions(course, tmp_path, caps
 # --- every chapter, through the sandbox -------------------------------------------------
 
 
+def _solutions(chapter):
+    """The solutions notebook of ``chapter`` with the solution markers removed."""
+    nb = json.loads((ROOT / "solutions" / chapter.name / chapter.notebook_file).read_text())
+    for cell in nb["cells"]:
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        cell["source"] = MARKERS.sub("", source)
+    return nbformat.from_dict(nb)
+
+
+def _isolated_verdict(nb, assignment):
+    parts = list(parts_for(assignment))
+    cases = build_cases(parts)
+    run = run_isolated(notebook_cells(nb, parts), parts, cases, Limits(wall_seconds=60))
+    return score_parts(parts, cases, run)
+
+
+def _answers(chapter):
+    return {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in _solutions(chapter).cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+
+
+HONEST_CHAPTER_CASES = [(c, g) for c in CHAPTERS for g in generated(c.name)]
+
+
+@pytest.mark.parametrize(
+    "chapter,variant",
+    HONEST_CHAPTER_CASES,
+    ids=[f"{c.name}:{g.name}" for c, g in HONEST_CHAPTER_CASES],
+)
+def test_every_chapter_gives_full_marks_to_solutions_rewritten_honestly(chapter, variant):
+    """Renamed parameters, helpers in extra cells with extra imports, NumPy scalars and debug
+    prints (issue 16): full marks from the isolated grader, in every chapter."""
+    nb = variant.build(_solutions(chapter), _answers(chapter))
+    for gid, (ok, message, broke) in _isolated_verdict(nb, chapter.name).items():
+        assert ok and not broke, (variant.name, gid, message[:600])
+
+
+def _torch_parts():
+    return [(c, p) for c in CHAPTERS for p in parts_for(c.name) if "torch" in p.allowed]
+
+
+def test_every_part_that_allows_pytorch_has_a_table_of_idioms():
+    assert _torch_parts(), "no part allows PyTorch"
+    for chapter, part in _torch_parts():
+        assert len(TORCH_IDIOMS.get(part.grade_id, {})) >= 4, (chapter.name, part.grade_id)
+
+
+@pytest.mark.parametrize(
+    "chapter", sorted({c for c, _ in _torch_parts()}, key=lambda c: c.number), ids=lambda c: c.name
+)
+def test_pytorch_idioms_get_full_marks_in_the_kernel_and_in_the_sandbox(chapter, capfd):
+    """Issue 16: torch.optim.SGD scored 3/3 in the kernel and 0/3 in the sandbox."""
+    notebooks = torch_idiom_notebooks(chapter.name, _solutions(chapter), _answers(chapter))
+    for label, nb in notebooks.items():
+        gid = label.split(":")[0]
+        part = next(p for p in parts_for(chapter.name) if p.grade_id == gid)
+        namespace = {}
+        exec(compile(nb.cells[_index(nb, gid)].source, "<answer>", "exec"), namespace)
+        part.check(namespace[part.name])
+        part.check(namespace[part.name], hidden=True)
+        assert capfd.readouterr().err == ""
+        ok, message, broke = _isolated_verdict(nb, chapter.name)[gid]
+        assert ok and not broke, (label, message[:600])
+
+
+def _index(nb, gid):
+    return next(
+        i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == gid
+    )
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.name)
 def test_every_chapter_grades_its_solution_fully_and_its_stubs_at_zero(chapter):
     """The isolated grader runs each chapter's notebook as written, in the OS sandbox."""
@@ -193,7 +281,8 @@ def test_grade_works_on_a_fresh_clone_and_names_the_known_assignments(tmp_path, 
     )
     sub = tmp_path / "submitted" / "alice" / ASSIGNMENT
     sub.mkdir(parents=True)
-    shutil.copy(ROOT / "exercises" / ASSIGNMENT / "elman.ipynb", sub / "elman.ipynb")
+    name = notebook_file(ASSIGNMENT)
+    shutil.copy(ROOT / "exercises" / ASSIGNMENT / name, sub / name)
     assert not (root / "instructor" / "gradebook.db").exists()
     out = tmp_path / "grades.csv"
     assert (
@@ -215,8 +304,8 @@ def test_grade_works_on_a_fresh_clone_and_names_the_known_assignments(tmp_path, 
         )
         == 0
     )
-    assert out.read_text().splitlines()[1].startswith("alice,0,11,graded")
-    assert sorted(p.name for p in (root / "exercises" / ASSIGNMENT).iterdir()) == ["elman.ipynb"]
+    assert out.read_text().splitlines()[1].startswith(f"alice,0,{FULL:g},graded")
+    assert sorted(p.name for p in (root / "exercises" / ASSIGNMENT).iterdir()) == [name]
     with pytest.raises(
         SystemExit, match="unknown assignment '99-nope'; the known ones are: 02-elman"
     ):

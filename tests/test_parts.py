@@ -186,6 +186,41 @@ def _outputs(part, value):
     return (value,) if len(part.outputs) == 1 else tuple(value)
 
 
+def assert_same_outputs(part, a, b, rtol=1e-10, atol=1e-12) -> None:
+    """Two references' answers agree, output by output, element by element: arrays and floats
+    within ``rtol``/``atol`` (nan where nan), tuples of arrays item by item, ints and bools
+    exactly. (np.array_equal on a tuple of arrays of different shapes is always False.)"""
+    for out, x, y in zip(part.outputs, _outputs(part, a), _outputs(part, b)):
+        items = list(zip(x, y)) if out.kind == "arrays" else [(x, y)]
+        if out.kind == "arrays":
+            assert len(x) == len(y), out.name
+        for i, (u, v) in enumerate(items):
+            if out.kind in ("array", "arrays", "float"):
+                np.testing.assert_allclose(v, u, rtol=rtol, atol=atol, err_msg=f"{out.name}[{i}]")
+            else:
+                assert type(u) is type(v) and u == v, out.name
+
+
+@pytest.mark.parametrize("assignment,part", PARTS, ids=IDS)
+def test_references_are_compared_output_by_output(assignment, part, monkeypatch):
+    """The comparison the CUDA test uses, run on the CPU (two builds of every case), so that a
+    comparison that cannot pass (a tuple of arrays given to np.array_equal) shows here."""
+    monkeypatch.setenv("RNN_COURSE_DEVICE", "cpu")
+    for case in part.cases():
+        assert_same_outputs(part, part.build(case)[1], part.build(case)[1])
+    args, expected = part.build(part.visible[0])
+    if any(o.kind in ("array", "arrays") for o in part.outputs):
+        wrong = _outputs(part, expected)
+        index = next(i for i, o in enumerate(part.outputs) if o.kind in ("array", "arrays"))
+        item = wrong[index]
+        bumped = (
+            tuple(a + 1.0 for a in item) if part.outputs[index].kind == "arrays" else item + 1.0
+        )
+        wrong = wrong[:index] + (bumped,) + wrong[index + 1 :]
+        with pytest.raises(AssertionError):
+            assert_same_outputs(part, expected, wrong if len(part.outputs) > 1 else wrong[0])
+
+
 @pytest.mark.cuda
 @pytest.mark.parametrize("assignment,part", PARTS, ids=IDS)
 def test_on_cuda_references_agree_with_the_cpu_and_the_checks_still_judge(
@@ -203,11 +238,7 @@ def test_on_cuda_references_agree_with_the_cpu_and_the_checks_still_judge(
         assert torch.backends.cuda.matmul.allow_tf32 is False
         assert torch.backends.cudnn.allow_tf32 is False
         _, gpu = part.build(case)
-        for out, a, b in zip(part.outputs, _outputs(part, cpu), _outputs(part, gpu)):
-            if out.kind in ("array", "float"):
-                np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12, err_msg=out.name)
-            else:
-                assert np.array_equal(a, b), out.name
+        assert_same_outputs(part, cpu, gpu)
     solution = solution_namespace(assignment)[part.name]
     part.check(solution)
     part.check(solution, hidden=True)
