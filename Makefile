@@ -78,7 +78,7 @@ lab: $(STAMP_VENV)
 
 ## make notebooks: regenerate solutions/ from tools/assignments/, then exercises/ with nbgrader.
 notebooks: $(STAMP_VENV)
-	$(BIN)/python tools/make_notebooks.py
+	$(BIN)/python -m tools.make_notebooks
 
 ## make release: regenerate exercises/ (student notebooks) from solutions/.
 release: $(STAMP_VENV)

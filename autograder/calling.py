@@ -50,9 +50,7 @@ __all__ = [
 NOT_IMPLEMENTED = "not implemented"
 _STDLIB_CACHE: dict[str, bool] = {}
 
-_STDLIB_DIRS = tuple(
-    {os.path.dirname(os.__file__), os.path.dirname(os.path.realpath(os.__file__))}
-)
+_STDLIB_DIRS = tuple({os.path.dirname(os.__file__), os.path.dirname(os.path.realpath(os.__file__))})
 _SELF = __file__
 
 

@@ -76,6 +76,9 @@ class Output:
     time_axis: int | None = None  # arrays with a time axis: earliest wrong step reported
     nonfinite: bool = False  # inf / nan are right answers here (compared as values)
     backward: bool = False  # a gradient over time: errors reported from the last step back
+    # Axes whose size the answer chooses (a design part's hidden size): any size is accepted
+    # here, and the part's property check says which sizes are allowed and must agree.
+    free: tuple[int, ...] = ()
 
     @property
     def label(self) -> str:
@@ -195,9 +198,7 @@ def require_array(
         elif got is None:
             extra = " Did you forget the `return` statement?"
         what = (
-            f"a list of {len(got)} items"
-            if type(got) is calling.ListOf
-            else f"a {_type_text(got)}"
+            f"a list of {len(got)} items" if type(got) is calling.ListOf else f"a {_type_text(got)}"
         )
         raise AssertionError(
             f"{name} should be a numpy.ndarray of shape {shape} and dtype {dtype}, "
@@ -280,7 +281,9 @@ def as_float(got, name: str) -> float:
     if isinstance(got, Foreign) and got.note.startswith("a torch"):
         hint = " Convert it with `.item()`."
     elif type(got) is np.ndarray and got.size == 1:
-        hint = " An array arrived where a single number is asked: take its element with `float(...)`."
+        hint = (
+            " An array arrived where a single number is asked: take its element with `float(...)`."
+        )
     raise AssertionError(
         f"{name} should be a Python float, but {describe_value(got)} arrived.{hint}"
     )
@@ -399,10 +402,11 @@ def _compare_nonfinite(part, title, got, expected, mistakes) -> tuple[np.ndarray
 def _compare_array(part, out: Output, got, expected, label: str, mistakes) -> None:
     title = _capital(label)
     expected = np.asarray(expected)
+    shape = expected.shape
+    if out.free and type(got) is np.ndarray and got.ndim == len(shape):
+        shape = tuple(got.shape[i] if i in out.free else n for i, n in enumerate(shape))
     try:
-        require_array(
-            got, title, expected.shape, dtype=out.dtype, hint=part.hint, finite=not out.nonfinite
-        )
+        require_array(got, title, shape, dtype=out.dtype, hint=part.hint, finite=not out.nonfinite)
     except AssertionError as err:
         # A non-finite answer can still be exactly a known mistake (an unshifted softmax).
         hits = [

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-
 import nbformat
 import pytest
 from conftest import ROOT
 
 from autograder.chapters import CHAPTERS
 from autograder.parts import parts_for
-
-sys.path.insert(0, str(ROOT / "tools"))
-from notebook_builder import build, solution_path  # noqa: E402
+from tools.notebook_builder import build, solution_path
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.name)
@@ -62,3 +58,20 @@ def test_chapter_1_uses_the_books_vocabulary():
     text = build(CHAPTERS[0])
     pairs = ", ".join(f'\\"{w}\\": {i}' for i, w in enumerate(vocab))
     assert pairs in text, (vocab, pairs)
+
+
+def exercises_list(chapter) -> list[str]:
+    """The graded functions a chapter's "Exercises" section names, in order: its numbered
+    items that open with a bold function name (``1. **`rnn_step(...)`**: ...``)."""
+    import re
+
+    text = (ROOT / chapter.book).read_text()
+    section = re.split(r"^## Exercises\s*$", text, flags=re.M)[1]
+    section = re.split(r"^## ", section, maxsplit=1, flags=re.M)[0]
+    return re.findall(r"^\d+\. \*\*`(\w+)", section, flags=re.M)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.name)
+def test_the_books_exercises_name_exactly_the_graded_parts(chapter):
+    """Issue 17: a new graded part must appear in its chapter's Exercises list, in order."""
+    assert exercises_list(chapter) == [p.name for p in parts_for(chapter.name)]

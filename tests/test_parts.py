@@ -104,6 +104,50 @@ def test_the_stub_fails_every_case(assignment, part):
 
 
 @pytest.mark.parametrize("assignment,part", PARTS, ids=IDS)
+def test_every_declared_mistake_is_computable_on_every_declared_case(assignment, part):
+    """The mistake contract (CONTRIBUTING.md): a maker returns what the mistake gives, or None
+    where it does not apply to these inputs; it never raises."""
+    if part.mistakes is None:
+        pytest.skip(f"{part.grade_id} declares no mistakes")
+    for case in part.cases():
+        args, _ = part.build(case)
+        for desc, make in part.mistakes(args).items():
+            try:
+                make()
+            except Exception as exc:  # noqa: BLE001
+                pytest.fail(f"{case}: the mistake {desc!r} raised {exc!r}; return None instead")
+
+
+@pytest.mark.parametrize("assignment,part", PARTS, ids=IDS)
+def test_every_input_builder_takes_the_edge_sizes(assignment, part):
+    """The input-builder contract (CONTRIBUTING.md): ``inputs(seed, **sizes)`` draws every size
+    it is not given, and accepts the edge sizes a part declares it varies."""
+    for case in part.cases():
+        args = part.inputs(case.seed, **case.sizes)
+        assert tuple(sorted(args)) == tuple(sorted(part.signature))
+    import inspect
+
+    accepted = inspect.signature(part.inputs).parameters
+    for size in ("batch", "seq_len"):
+        if size in accepted:
+            args, _ = part.build(Case(7, **{size: 1}))  # one row, one step: still well formed
+    if "zero_state" in accepted:
+        part.build(Case(7, zero_state=True))
+
+
+@pytest.mark.parametrize("assignment,part", PARTS, ids=IDS)
+def test_design_parts_judge_by_a_property_that_the_reference_meets(assignment, part):
+    """Design parts: the reference's own answer has the property on every case, and only
+    design parts let the answer choose a size (``Output.free``)."""
+    if not part.judged_by_property:
+        assert not any(o.free for o in part.outputs), "only a design part may leave a size free"
+        return
+    for case in part.cases():
+        args, expected = part.build(case)
+        assert part.judge(args, expected, calling.Outcome(value=calling.plain(expected))) is None
+
+
+@pytest.mark.parametrize("assignment,part", PARTS, ids=IDS)
 def test_every_declared_mistake_is_caught_by_a_visible_case(assignment, part):
     """Fairness: a mistake the course knows must not pass the visible test and then lose points."""
     if part.mistakes is None:

@@ -1,8 +1,8 @@
 """Regenerate solutions/ from tools/assignments/, then exercises/ with nbgrader.
 
-    python tools/make_notebooks.py            # every chapter (make notebooks)
-    python tools/make_notebooks.py 02-elman   # one
-    python tools/make_notebooks.py --check    # exit 1 if solutions/ differs from its sources
+    python -m tools.make_notebooks            # every chapter (make notebooks)
+    python -m tools.make_notebooks 02-elman   # one
+    python -m tools.make_notebooks --check    # exit 1 if solutions/ differs from its sources
 
 The sources are deterministic, so running this twice changes nothing.
 """
@@ -12,15 +12,9 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-sys.path.insert(0, str(ROOT))
-
-from notebook_builder import build, solution_path  # noqa: E402
-
-from autograder.chapters import CHAPTERS, chapter  # noqa: E402
+from autograder.chapters import CHAPTERS, chapter
+from tools.notebook_builder import ROOT, build, solution_path
 
 
 def main(argv=None) -> int:

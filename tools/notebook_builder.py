@@ -24,6 +24,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from autograder import judging
+
 ROOT = Path(__file__).resolve().parent.parent
 KERNEL = {"display_name": "Python 3 (rnn-course)", "language": "python", "name": "python3"}
 
@@ -116,22 +118,46 @@ def how_to(parts) -> str:
     if any(len(p.outputs) > 1 for p in parts):
         returns.append("a tuple, in the stated order, where several values are asked for")
     libraries = sorted({p.rule_text() for p in parts})
+    rule = "each part says which" if len(libraries) > 1 else "every part"
+    examples = []
+    if any("torch" not in p.allowed for p in parts):
+        examples.append("`torch` in a NumPy part")
+    if any(f.split(".")[0] in p.allowed for p in parts for f in p.forbidden):
+        examples.append("the very PyTorch function the part asks you to build")
+    designs = [p for p in parts if p.judged_by_property]
+    design = (
+        " Design parts return weights instead: they are run through the course's own "
+        "model on declared inputs and judged by what they do, so many answers are right."
+        if designs
+        else ""
+    )
+    floats = any(
+        o.kind == "float" or (o.kind in ("array", "arrays") and o.dtype.startswith("float"))
+        for p in parts
+        for o in p.outputs
+    )
+    tolerance = (
+        f" Floating-point values pass when `{judging.TOLERANCE_TEXT}`; float64 meets this "
+        "easily and float32 arithmetic does not, so compute in float64 throughout (a float32 "
+        "array is refused for its dtype even where its values happen to be exact)."
+        if floats
+        else ""
+    )
     return f"""
 **How this notebook is graded.** Write your code where it says `YOUR CODE HERE`
 (delete the `raise NotImplementedError()` line). Each test cell calls a check
 from the course's `autograder` package with your function: it builds inputs
-from a seed, runs your function and compares the result with PyTorch's own
-modules. Return {"; ".join(returns)}. Floating-point values pass when they
-agree with the reference to `1e-8 + 1e-6 * |reference|`, which float64 meets
-easily and float32 does not: compute in float64 throughout. When a check
-fails, read its message: it says which output is wrong, where, expected
-against got, and often which mistake produces exactly your answer.
+from a seed, calls your function with them (in the order of the stub's
+parameters, which you may rename) and compares the result with PyTorch's own
+modules.{design} Return {"; ".join(returns)}; NumPy scalars count as numbers.{tolerance}
+When a check fails, read its message: it says which output is wrong, where,
+expected against got, and often which mistake produces exactly your answer.
 
-Each graded function may use {" / ".join(libraries)} (each part says which),
-plus Python's standard library; a graded function that calls anything else
-(for example `torch` in a NumPy part, or the very PyTorch module the part asks
-you to build) scores 0 for that part, and its check tells you so at once.
-Outside your graded functions, use whatever you like to explore.
+Each graded function may use {" / ".join(libraries)} ({rule}), plus Python's
+standard library; a graded function that calls anything else
+({" or ".join(examples) or "another numerical library"}) scores 0 for that
+part, and its check tells you so at once. Outside your graded functions, use
+whatever you like to explore.
 
 Grading runs your whole notebook again, from the top, in a fresh process with
 no network: helper functions and imports in extra cells work, printing is

@@ -250,8 +250,8 @@ def _clip_mistakes(a):
         ),
         "gradients whose norm is already below max_norm are scaled up (the coefficient must be "
         "capped at 1)": lambda: _clip_numpy(g, m, always=True),
-        "the 1e-6 in max_norm / (total_norm + 1e-6) is left out": lambda: _clip_numpy(
-            g, m, eps=0.0
+        "the 1e-6 in max_norm / (total_norm + 1e-6) is left out": lambda: (
+            _clip_numpy(g, m, eps=0.0) if _total(g) != 0 else None  # 0/0: nothing to tell apart
         ),
     }
 

@@ -446,7 +446,9 @@ def score_parts(
                 earlier = [
                     p
                     for p in part.uses
-                    if p.name in outcome.uses and p.grade_id in verdict and not verdict[p.grade_id][0]
+                    if p.name in outcome.uses
+                    and p.grade_id in verdict
+                    and not verdict[p.grade_id][0]
                 ]
                 if earlier:
                     problem = part.judge(args, expected, outcome, earlier)

@@ -402,96 +402,26 @@ def generated(assignment: str) -> list[Generated]:
 
 
 # ---------------------------------------------------------------------------------------
-# Every part that allows PyTorch: answers in the idioms people use.
+# Every part that allows PyTorch: answers in the idioms people use, one module per chapter
+# (tests/submissions/idioms_chNN_<slug>.py, a dict IDIOMS = {grade_id: {idiom: answer}}).
 
-SGD_OPTIMIZER = """
-import torch
-import torch.nn.functional as F
 
-def clipped_sgd_step(x, targets, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, lr, max_norm):
-    params = [torch.tensor(p, requires_grad=True) for p in (W_ih, W_hh, b_ih, b_hh, W_hy, b_y)]
-    optimizer = torch.optim.SGD(params, lr=lr)
-    xs = torch.from_numpy(x)
-    h = torch.zeros(x.shape[0], W_hh.shape[0], dtype=torch.float64)
-    for t in range(x.shape[1]):
-        h = torch.tanh(xs[:, t] @ params[0].T + params[2] + h @ params[1].T + params[3])
-    loss = F.cross_entropy(h @ params[4].T + params[5], torch.from_numpy(targets))
-    optimizer.zero_grad()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(params, max_norm)
-    optimizer.step()
-    return tuple(p.detach().numpy() for p in params) + (loss.item(),)
-"""
+def _torch_idioms() -> dict[str, dict[str, str]]:
+    import importlib
+    import os
 
-NN_MODULES = """
-import torch
-from torch import nn
+    from autograder.chapters import CHAPTERS
 
-def clipped_sgd_step(x, targets, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, lr, max_norm):
-    rnn = nn.RNN(W_ih.shape[1], W_ih.shape[0], batch_first=True, dtype=torch.float64)
-    head = nn.Linear(W_hy.shape[1], W_hy.shape[0], dtype=torch.float64)
-    with torch.no_grad():
-        for p, value in zip([*rnn.parameters(), *head.parameters()],
-                            (W_ih, W_hh, b_ih, b_hh, W_hy, b_y)):
-            p.copy_(torch.as_tensor(value))
-    _, h_n = rnn(torch.as_tensor(x))
-    loss = nn.CrossEntropyLoss()(head(h_n[0]), torch.as_tensor(targets))
-    loss.backward()
-    params = [*rnn.parameters(), *head.parameters()]
-    nn.utils.clip_grad_norm_(params, max_norm)
-    with torch.no_grad():
-        for p in params:
-            p -= lr * p.grad
-    return (*[p.detach().cpu().numpy().copy() for p in params], float(loss.detach()))
-"""
+    table: dict[str, dict[str, str]] = {}
+    for chapter in CHAPTERS:
+        name = f"idioms_{chapter.module}"
+        if os.path.exists(os.path.join(os.path.dirname(__file__), f"{name}.py")):
+            table.update(importlib.import_module(f"submissions.{name}").IDIOMS)
+    return table
 
-AUTOGRAD_GRAD = """
-import torch
-import torch.nn.functional as F
-
-def clipped_sgd_step(x, targets, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, lr, max_norm):
-    params = [torch.from_numpy(p.copy()).requires_grad_() for p in (W_ih, W_hh, b_ih, b_hh, W_hy, b_y)]
-    h = torch.zeros(x.shape[0], W_hh.shape[0], dtype=torch.float64)
-    for x_t in torch.from_numpy(x).unbind(1):
-        h = torch.tanh(F.linear(x_t, params[0], params[2]) + F.linear(h, params[1], params[3]))
-    loss = F.cross_entropy(F.linear(h, params[4], params[5]), torch.from_numpy(targets))
-    grads = torch.autograd.grad(loss, params)
-    total = torch.sqrt(sum((g ** 2).sum() for g in grads))
-    scale = torch.clamp(max_norm / (total + 1e-6), max=1.0)
-    with torch.no_grad():
-        new = [p - lr * scale * g for p, g in zip(params, grads)]
-    return tuple(p.numpy() for p in new) + (loss.item(),)
-"""
-
-TORCH_FUNC = """
-import torch
-import torch.nn.functional as F
-from torch.func import grad_and_value
-
-def _loss(params, x, targets):
-    W_ih, W_hh, b_ih, b_hh, W_hy, b_y = params
-    h = torch.zeros(x.shape[0], W_hh.shape[0], dtype=torch.float64)
-    for t in range(x.shape[1]):
-        h = torch.tanh(x[:, t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
-    return F.cross_entropy(h @ W_hy.T + b_y, targets)
-
-def clipped_sgd_step(x, targets, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, lr, max_norm):
-    params = tuple(torch.as_tensor(p) for p in (W_ih, W_hh, b_ih, b_hh, W_hy, b_y))
-    grads, loss = grad_and_value(_loss)(params, torch.as_tensor(x), torch.as_tensor(targets))
-    norm = torch.linalg.vector_norm(torch.cat([g.flatten() for g in grads]))
-    coef = min(1.0, max_norm / (norm.item() + 1e-6))
-    return tuple((p - lr * coef * g).detach().numpy() for p, g in zip(params, grads)) + (float(loss),)
-"""
 
 #: grade_id -> {idiom: the answer cell}; every part that allows PyTorch must be here.
-TORCH_IDIOMS: dict[str, dict[str, str]] = {
-    "clipped_sgd_step": {
-        "torch.optim.SGD": SGD_OPTIMIZER,
-        "nn modules, no_grad": NN_MODULES,
-        "torch.autograd.grad, F.linear": AUTOGRAD_GRAD,
-        "torch.func.grad_and_value": TORCH_FUNC,
-    },
-}
+TORCH_IDIOMS: dict[str, dict[str, str]] = _torch_idioms()
 
 
 def torch_idiom_notebooks(assignment: str, nb, answers) -> dict[str, object]:

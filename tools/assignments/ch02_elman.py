@@ -4,10 +4,9 @@ The graded parts are declared in autograder/checks/ch02_elman.py; this file
 adds the words around them and the instructor's solutions.
 """
 
-from notebook_builder import graded_part, how_to, imports_cell, markdown
-
 from autograder.chapters import chapter
 from autograder.checks import ch02_elman as parts
+from tools.notebook_builder import graded_part, how_to, imports_cell, markdown
 
 CHAPTER = chapter("02-elman")
 

@@ -4,10 +4,9 @@ The graded parts are declared in autograder/checks/ch05_gates.py; this file
 adds the words around them and the instructor's solutions.
 """
 
-from notebook_builder import free, graded_part, how_to, imports_cell, markdown
-
 from autograder.chapters import chapter
 from autograder.checks import ch05_gates as parts
+from tools.notebook_builder import free, graded_part, how_to, imports_cell, markdown
 
 CHAPTER = chapter("05-gates")
 
