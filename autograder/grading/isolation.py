@@ -288,12 +288,6 @@ def detect(mode: str | None = None) -> Isolation:
     return Isolation("none", f"none: bubblewrap unavailable ({found}); the in-process guard only")
 
 
-def clear_cache() -> None:
-    """Forget the trial results (for tests, or after installing bubblewrap)."""
-    with _lock:
-        _cache.clear()
-
-
 def _find_binary() -> tuple[str | None, str]:
     """(path of bwrap, "") or (None, why not)."""
     override = os.environ.get(BINARY_ENV)

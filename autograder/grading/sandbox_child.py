@@ -223,7 +223,6 @@ def _alarm(signum, frame):
 
 
 _json_dumps = json.dumps
-_json_loads = json.loads
 _open = open
 _set_timer = signal.setitimer
 _signal = signal.signal
