@@ -248,3 +248,39 @@ def test_every_chapters_honest_suite_gets_full_marks_from_make_grade(chapter, tm
     assert without(live) == without(precomputed)
     assert {r["references"] for r in rows(live).values()} == {"cpu (live, per job)"}
     assert {r["references"] for r in rows(precomputed).values()} == {"cpu"}
+
+
+@pytest.mark.cuda
+def test_one_class_gives_the_same_csv_with_references_on_the_cpu_and_on_cuda(tmp_path, monkeypatch):
+    """Issue 16: the references of record are computed once per class in the grader's process,
+    on the GPU where there is one; kernels and workers stay on the CPU. The same class must get
+    the same rows either way (only the ``references`` column differs)."""
+    root = make_course(tmp_path, ASSIGNMENT)
+    nb, answers = _solutions_release(root, ASSIGNMENT)
+    submit(root, ASSIGNMENT, "alice", nb)
+    submit(root, ASSIGNMENT, "bob", student_notebook(root, ASSIGNMENT, set(HALF)))
+    submit(root, ASSIGNMENT, "carol", student_notebook(root, ASSIGNMENT, set()))
+    for variant in generated(ASSIGNMENT):
+        submit(root, ASSIGNMENT, f"gen_{variant.name}", variant.build(nb, answers))
+    cases = {h.name: h for h in HOSTILE}
+    for name in ("always_equal", "calls_torch_reference", "monkeypatched_testing"):
+        submit(
+            root,
+            ASSIGNMENT,
+            name,
+            cases[name].build(student_notebook(root, ASSIGNMENT, set()), answers),
+        )
+    args = [ASSIGNMENT, "--root", str(root), "--workers", "4", "--no-report", *ARGS]
+    monkeypatch.setenv("RNN_COURSE_DEVICE", "cpu")
+    assert main([*args, "--out", str(tmp_path / "cpu.csv")]) == 0
+    monkeypatch.delenv("RNN_COURSE_DEVICE")
+    assert main([*args, "--out", str(tmp_path / "cuda.csv")]) == 0
+    cpu, cuda = rows(tmp_path / "cpu.csv"), rows(tmp_path / "cuda.csv")
+    assert {r["references"] for r in cpu.values()} == {"cpu"}
+    assert {r["references"].split(" ")[0] for r in cuda.values()} == {"cuda"}
+    without = lambda table: {  # noqa: E731
+        s: {k: v for k, v in r.items() if k != "references"} for s, r in table.items()
+    }
+    assert without(cpu) == without(cuda)
+    assert cuda["alice"]["score"] == f"{FULL:g}" and cuda["carol"]["score"] == "0"
+    print("cuda references:", next(iter(cuda.values()))["references"])
