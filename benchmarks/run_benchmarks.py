@@ -92,7 +92,7 @@ def notebook_figures() -> None:
 
 def chapter_figures() -> None:
     """Each chapter executed on its own, as the book build does (kernel start included)."""
-    import jupytext
+    from myst_nb.core.read import read_myst_markdown_notebook
 
     from autograder.chapters import CHAPTERS
 
@@ -101,7 +101,7 @@ def chapter_figures() -> None:
         if not path.exists():
             print(f"{chapter.book:<28} missing")
             continue
-        seconds = execute(jupytext.read(str(path)), path.parent)
+        seconds = execute(read_myst_markdown_notebook(path.read_text()), path.parent)
         print(f"{chapter.book:<28} executes in {seconds:6.1f} s")
 
 
