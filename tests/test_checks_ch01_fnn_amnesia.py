@@ -36,7 +36,37 @@ def window_count_by_torch(vocab_size, window, hidden_size, num_classes):
     return int(sum(p.numel() for layer in layers for p in layer.parameters()))
 
 
+# Part 5 (a design part): detectors built differently from the solution's single AND unit.
+
+
+def detector_and_at_output(vocab_size, a, b):
+    """Two units, "a is first" and "b is second"; the output layer demands both."""
+    W1 = np.zeros((2, 2 * vocab_size))
+    W1[0, a] = W1[1, vocab_size + b] = 1.0
+    return W1, np.zeros(2), np.array([[2.0, 2.0]]), np.array([-3.0])
+
+
+def detector_penalising_the_rest(vocab_size, a, b):
+    """One unit: +1 for the wanted token in each slot, -1 for any other, no bias."""
+    first = np.where(np.arange(vocab_size) == a, 1.0, -1.0)
+    second = np.where(np.arange(vocab_size) == b, 1.0, -1.0)
+    W1 = np.concatenate([first, second]).reshape(1, -1)
+    return W1, np.zeros(1), np.ones((1, 1)), -np.ones(1)
+
+
+def detector_from_identity_rows(vocab_size, a, b):
+    """Rows of the identity picked as in window_features, several redundant units, big margin."""
+    pick = np.eye(2 * vocab_size)[[a, vocab_size + b]].sum(axis=0)
+    W1 = np.tile(pick, (3, 1)) * np.array([[1.0], [2.0], [3.0]])
+    b1 = -np.array([1.0, 2.0, 3.0])
+    return W1, b1, np.full((1, 3), 10.0), np.array([-5.0])
+
+
 HONEST = [
+    (checks.check_adjacent_pair_detector, SOL["adjacent_pair_detector"]),
+    (checks.check_adjacent_pair_detector, detector_and_at_output),
+    (checks.check_adjacent_pair_detector, detector_penalising_the_rest),
+    (checks.check_adjacent_pair_detector, detector_from_identity_rows),
     (checks.check_bag_of_words, SOL["bag_of_words"]),
     (checks.check_bag_of_words, bow_bincount),
     (checks.check_window_features, SOL["window_features"]),
@@ -73,6 +103,9 @@ def test_edge_cases_pass():
     checks.check_bag_of_words(SOL["bag_of_words"], seed=3, num_sequences=1, seq_len=1)
     checks.check_window_features(SOL["window_features"], seed=3, seq_len=2, window=5)
     checks.check_window_features(window_by_padding, seed=4, window=1)
+    for fn in (detector_and_at_output, detector_penalising_the_rest):
+        checks.check_adjacent_pair_detector(fn, seed=3, vocab_size=2, a=0, b=1)
+        checks.check_adjacent_pair_detector(fn, seed=3, vocab_size=12, a=11, b=0)
 
 
 def _bow(tokens, V):
@@ -218,28 +251,117 @@ MUTANTS = [
 ]
 
 
+# Part 5: students' own wrong designs, written differently from the declared mistakes' makers,
+# and answers whose sizes or types are wrong.
+
+
+def _one_unit(vocab_size, first, second, bias, out=(2.0, -1.0)):
+    W1 = np.zeros((1, 2 * vocab_size))
+    for token in first:
+        W1[0, token] += 1.0
+    for token in second:
+        W1[0, vocab_size + token] += 1.0
+    return W1, np.array([float(bias)]), np.array([[out[0]]]), np.array([out[1]])
+
+
+def bag_detector(vocab_size, a, b):
+    """Counts of a and b (the same weights in both slots), one unit each, summed."""
+    counts = np.concatenate([np.eye(vocab_size)[[a, b]]] * 2, axis=1)  # (2, 2V)
+    return counts, np.zeros(2), np.array([[1.0, 1.0]]), np.array([-1.5])
+
+
+def detector_weights_by_table(vocab_size, a, b):
+    table = np.zeros((vocab_size, 2))  # (token, slot), flattened row by row: vocabulary-major
+    table[a, 0], table[b, 1] = 1.0, 1.0
+    return table.reshape(1, -1), np.array([-1.0]), np.array([[2.0]]), np.array([-1.0])
+
+
+DETECTOR_MUTANTS = [
+    ("bag of two counts", bag_detector, checks.ORDER_IGNORED),
+    ("slots swapped", lambda V, a, b: _one_unit(V, [b], [a], -1), checks.SWAPPED),
+    ("vocabulary-major table", detector_weights_by_table, checks.VOCAB_MAJOR),
+    ("only a, first slot", lambda V, a, b: _one_unit(V, [a], [], 0, (3.0, -1.0)), "second pos"),
+    ("only b, second slot", lambda V, a, b: _one_unit(V, [], [b], 0, (3.0, -1.0)), "first pos"),
+    ("OR, not AND", lambda V, a, b: _one_unit(V, [a], [b], -0.5, (4.0, -1.0)), "either position"),
+    ("threshold of 2", lambda V, a, b: _one_unit(V, [a], [b], -2), "it never fires"),
+    ("sign flipped", lambda V, a, b: _one_unit(V, [a], [b], -1, (-4.0, 2.0)), "inverted"),
+    ("margin 0.1", lambda V, a, b: _one_unit(V, [a], [b], -1, (0.2, -0.1)), "not by the margin"),
+    (
+        "second slot off by one",
+        lambda V, a, b: _one_unit(V, [a], [(b - 1) % V], -1),
+        "it detects 5 then 0 instead of 5 then 1",
+    ),
+    (
+        "a lookup table of every window",
+        lambda V, a, b: (
+            np.concatenate([np.repeat(np.eye(V), V, 0), np.tile(np.eye(V), (V, 1))], 1),
+            -np.ones(V * V),
+            np.where(np.arange(V * V) == a * V + b, 2.0, -2.0)[None],
+            np.array([-1.0]),
+        ),
+        "use between 1 and 8",
+    ),
+    (
+        "hidden sizes disagree",
+        lambda V, a, b: (np.zeros((2, 2 * V)), np.zeros(1), np.zeros((1, 2)), np.zeros(1)),
+        "The hidden sizes disagree",
+    ),
+    (
+        "W1 transposed",
+        lambda V, a, b: tuple(
+            w.T.copy() if i == 0 else w for i, w in enumerate(_one_unit(V, [a], [b], -1))
+        ),
+        "nn.Linear's layout",
+    ),
+    (
+        "float32 weights",
+        lambda V, a, b: tuple(w.astype(np.float32) for w in _one_unit(V, [a], [b], -1)),
+        "dtype float64",
+    ),
+    ("b2 a number", lambda V, a, b: _one_unit(V, [a], [b], -1)[:3] + (-1.0,), "numpy.ndarray"),
+    ("a list", lambda V, a, b: list(_one_unit(V, [a], [b], -1)), "should return a tuple"),
+    (
+        "weights that overflow",
+        lambda V, a, b: (_one_unit(V, [a], [b], -1)[0] * 1e308,) + _one_unit(V, [a], [b], -1)[1:],
+        "finite number",
+    ),
+    (
+        "built with torch",
+        lambda V, a, b: tuple(
+            p.detach().double().numpy().copy()
+            for p in torch.nn.Sequential(
+                torch.nn.Linear(2 * V, 1), torch.nn.ReLU(), torch.nn.Linear(1, 1)
+            ).parameters()
+        ),
+        "may use NumPy only",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "name,fn,hint", DETECTOR_MUTANTS, ids=[name for name, _, _ in DETECTOR_MUTANTS]
+)
+def test_wrong_detectors_are_rejected_with_a_pointed_message(name, fn, hint):
+    assert_rejected(checks.check_adjacent_pair_detector, fn, hint, name)
+
+
+def test_a_wrong_detector_is_told_the_first_window_it_gets_wrong_and_its_output_there():
+    # The first visible case is V = 8, a = 5, b = 1; the bag of counts outputs +0.5 on (1, 5).
+    message = assert_rejected(
+        checks.check_adjacent_pair_detector, bag_detector, "ignores the order"
+    )
+    assert "on the window (1, 5), b = 1 then a = 5: it outputs +0.5" in message
+    assert (
+        "fires (outputs more than 0) on 4 of the 64 windows: (1, 1), (1, 5), (5, 1), (5, 5)"
+        in message
+    )
+
+
 @pytest.mark.parametrize(
     "check,name,fn,hint", MUTANTS, ids=[f"{c.__name__}-{n}" for c, n, _, _ in MUTANTS]
 )
 def test_mutants_are_rejected_with_a_pointed_message(check, name, fn, hint):
     assert_rejected(check, fn, hint, name)
-
-
-@pytest.mark.parametrize(
-    "check",
-    [
-        checks.check_bag_of_words,
-        checks.check_window_features,
-        checks.check_window_mlp_param_count,
-        checks.check_rnn_param_count,
-    ],
-)
-def test_the_student_stub_fails_with_a_clear_message(check):
-    def stub(*args, **kwargs):
-        raise NotImplementedError()
-
-    with pytest.raises(AssertionError, match="not implemented yet"):
-        check(stub)
 
 
 def test_bool_is_not_an_int():

@@ -20,12 +20,14 @@ def cells():
 
 This notebook goes with chapter 1 of the course. You will build the two
 encodings a feed-forward network can use for a sequence (a bag of words and a
-fixed window), see where each loses information, and count how the parameters
-of a window network grow with its width while a recurrent network's do not.
+fixed window), see where each loses information, count how the parameters
+of a window network grow with its width while a recurrent network's do not,
+and design a small network that sees order inside its window.
 
 Tokens are integer ids in `0 .. vocab_size - 1`; a batch of sequences is an
 `int64` array `tokens` of shape `(N, T)`: `N` sequences of `T` tokens. Parts 1
-and 2 return `float64` arrays; parts 3 and 4 return a Python `int`.
+and 2 return `float64` arrays; parts 3 and 4 return a Python `int`; part 5
+returns four `float64` arrays, the weights of a network you design.
 """
             + how_to(parts.PARTS),
         ),
@@ -54,10 +56,16 @@ def bag_of_words(tokens, vocab_size):
         markdown(
             "collision_text",
             """
-Now see the collision for yourself. With the chapter's vocabulary
-`{"bites": 0, "dog": 1, "man": 2}`, encode "dog bites man" and "man bites dog".
-The two rows are identical: a network fed bags of words cannot tell who bit
-whom.
+With the chapter's vocabulary `{"bites": 0, "dog": 1, "man": 2}`, your function
+gives "dog bites man" and "man bites dog" the same row, as the chapter showed
+(run the next cell).
+
+**Your turn (not graded; chapter exercise 1).** In the order task every
+sequence holds one marker `A` (id 0) and one `B` (id 1), and the label says
+which comes first. In the second cell below, swap `A` and `B` in every training
+sequence and check with `bag_of_words` that every count stays the same while
+every label flips. Then explain, in a sentence or two, why this shows that no
+model that reads only the counts can beat chance on the task.
 """,
         ),
         free("""
@@ -66,6 +74,13 @@ sentences = np.array([[1, 0, 2],    # dog bites man
 bags = bag_of_words(sentences, vocab_size=3)
 print(bags)
 print("same bag:", np.array_equal(bags[0], bags[1]))
+"""),
+        free("""
+from autograder.experiments.tasks import MARKER_A, MARKER_B, ORDER_EXPERIMENT
+
+train_set, _ = ORDER_EXPERIMENT.splits()
+tokens, labels = train_set.tokens, train_set.labels   # (N, T) int64, (N,) int64: 1 if A first
+# Swap A and B in every sequence, then compare the counts and the labels.
 """),
         *graded_part(
             2,
@@ -139,6 +154,51 @@ def rnn_param_count(vocab_size, hidden_size, num_classes):
     recurrent = hidden_size * (vocab_size + hidden_size + 2)
     head = num_classes * (hidden_size + 1)
     return recurrent + head
+    ### END SOLUTION
+''',
+        ),
+        *graded_part(
+            5,
+            parts.ADJACENT_PAIR_DETECTOR,
+            'design a detector of "a then b"',
+            f"""
+Inside its window, a window network does see order, because each slot of the
+window has its own weights. Show it by designing one: a network that reads a
+window of two tokens and **fires exactly when token `a` is immediately
+followed by token `b`** (`a != b`).
+
+The network is `nn.Sequential(nn.Linear(2 * vocab_size, H), nn.ReLU(), nn.Linear(H, 1))`.
+Its input is the window as Part 2 encodes it (`window_features(..., window=2)`
+of the two tokens): inputs `0 .. vocab_size - 1` are the one-hot code of the
+first (older) token, inputs `vocab_size .. 2 * vocab_size - 1` that of the
+second. Its output is one number; the detector *fires* when it is positive.
+
+Write `adjacent_pair_detector(vocab_size, a, b)` that returns the weights
+`(W1, b1, W2, b2)`, `float64` arrays in `nn.Linear`'s layout: `W1` of shape
+`(H, 2 * vocab_size)`, `b1` `(H,)`, `W2` `(1, H)`, `b2` `(1,)`. You choose the
+number of hidden units `H`, from 1 to {parts.MAX_HIDDEN}. Design the weights by
+reasoning about what each unit should respond to; no training is needed.
+
+**How it is judged.** Many weight sets are right, so your weights are not
+compared with ours: the check loads them into that PyTorch network (float64)
+and runs it on all `vocab_size ** 2` windows of two tokens. It passes when the
+output is at least `+{parts.MARGIN}` on the window `(a, b)` and at most
+`-{parts.MARGIN}` on every other window, `(b, a)`, `(a, a)` and `(b, b)`
+included; the margin makes sure that round-off never decides. When it fails,
+it names the first window that breaks this, what your network output there,
+and what the pattern of windows it fires on suggests.
+""",
+            '''
+def adjacent_pair_detector(vocab_size, a, b):
+    """Weights (W1, b1, W2, b2) of Linear(2V, H) -> ReLU -> Linear(H, 1) firing only on a then b."""
+    ### BEGIN SOLUTION
+    W1 = np.zeros((1, 2 * vocab_size))
+    W1[0, a] = 1.0                 # the first token is a ...
+    W1[0, vocab_size + b] = 1.0    # ... and the second token is b
+    b1 = np.array([-1.0])          # so the hidden unit is 1 when both hold, 0 otherwise
+    W2 = np.array([[2.0]])
+    b2 = np.array([-1.0])          # output +1 on (a, b), -1 on every other window
+    return W1, b1, W2, b2
     ### END SOLUTION
 ''',
         ),
