@@ -172,14 +172,23 @@ def _causes(all_mistakes: Sequence[str] | None) -> str:
 
 
 def require_array(
-    got, name: str, shape: Sequence[int], dtype=np.float64, hint: str = "", finite: bool = True
+    got,
+    name: str,
+    shape: Sequence[int],
+    dtype=np.float64,
+    hint: str = "",
+    finite: bool = True,
+    shape_text: str | None = None,
 ) -> np.ndarray:
     """Demand exactly a ``numpy.ndarray`` of the given shape and dtype.
 
     Exactly means ``type(got) is numpy.ndarray``: a subclass or an object that
-    merely claims to be equal is refused. ``hint`` is added to shape errors.
+    merely claims to be equal is refused. ``hint`` is added to shape errors;
+    ``shape_text`` is how the shape is written in messages (``(H, 16)`` where the
+    answer chooses H).
     """
     shape = tuple(int(s) for s in shape)
+    shown = shape_text or str(shape)
     dtype = np.dtype(dtype)
     if type(got) is not np.ndarray:
         extra = ""
@@ -201,7 +210,7 @@ def require_array(
             f"a list of {len(got)} items" if type(got) is calling.ListOf else f"a {_type_text(got)}"
         )
         raise AssertionError(
-            f"{name} should be a numpy.ndarray of shape {shape} and dtype {dtype}, "
+            f"{name} should be a numpy.ndarray of shape {shown} and dtype {dtype}, "
             f"but {what} arrived.{extra}"
         )
     if got.shape != shape:
@@ -214,7 +223,7 @@ def require_array(
             why = f" Expected {len(shape)} dimensions, got {got.ndim}."
         more = f"\nHint: {hint}" if hint else ""
         raise AssertionError(
-            f"{name} should have shape {shape}, but it has shape {got.shape}.{why}{more}"
+            f"{name} should have shape {shown}, but it has shape {got.shape}.{why}{more}"
         )
     if got.dtype != dtype:
         raise AssertionError(
@@ -402,11 +411,25 @@ def _compare_nonfinite(part, title, got, expected, mistakes) -> tuple[np.ndarray
 def _compare_array(part, out: Output, got, expected, label: str, mistakes) -> None:
     title = _capital(label)
     expected = np.asarray(expected)
-    shape = expected.shape
-    if out.free and type(got) is np.ndarray and got.ndim == len(shape):
-        shape = tuple(got.shape[i] if i in out.free else n for i, n in enumerate(shape))
+    shape, shown = expected.shape, None
+    if out.free:  # sizes the answer chooses: named by their axis, any size accepted here
+        axis = out.axes[out.free[0]] if out.free[0] < len(out.axes) else ""
+        letter = "H" if "hidden" in axis else "n"
+        sizes = [letter if i in out.free else str(n) for i, n in enumerate(shape)]
+        shown = "(" + ", ".join(sizes) + ("," if len(sizes) == 1 else "") + ")"
+        shown += f", with {letter} your choice"
+        if type(got) is np.ndarray and got.ndim == len(shape):
+            shape = tuple(got.shape[i] if i in out.free else n for i, n in enumerate(shape))
     try:
-        require_array(got, title, shape, dtype=out.dtype, hint=part.hint, finite=not out.nonfinite)
+        require_array(
+            got,
+            title,
+            shape,
+            dtype=out.dtype,
+            hint=part.hint,
+            finite=not out.nonfinite,
+            shape_text=shown,
+        )
     except AssertionError as err:
         # A non-finite answer can still be exactly a known mistake (an unshifted softmax).
         hits = [
