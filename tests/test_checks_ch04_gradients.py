@@ -1,15 +1,17 @@
-"""Chapter 4 checks: honest variants pass, the classic mistakes are rejected and named."""
+"""Chapter 4 checks: honest variants pass, the classic mistakes are rejected and named.
+
+The registry-wide properties (the solutions pass every case, the stubs fail, every declared
+mistake is caught and named by a visible case) are tests/test_parts.py's; here: answers written
+differently from the solutions, and mistakes written as code."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-from conftest import assert_passes, assert_rejected, solution_namespace
+from conftest import assert_passes, assert_rejected
 
 from autograder.checks import ch04_gradients as checks
-
-SOL = solution_namespace("04-gradients")
 
 
 def jacobians_by_loop(hs, h0, W_hh, *, order="right", derivative=True):
@@ -71,10 +73,67 @@ def sgd_with_modules(x, targets, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, lr, max_norm
     return tuple(p.detach().numpy().copy() for p in params) + (loss.item(),)
 
 
+def signal_by_hand(x, targets, W_ih, W_hh, b_ih, b_hh, W_hy, b_y):
+    """BPTT in NumPy (chapter 3), carried down to the inputs: dL/dx_k = W_ih^T delta_k."""
+    B, T, _ = x.shape
+    hs = [np.zeros((B, W_hh.shape[0]))]
+    for t in range(T):
+        hs.append(np.tanh(x[:, t] @ W_ih.T + b_ih + hs[-1] @ W_hh.T + b_hh))
+    z = hs[-1] @ W_hy.T + b_y
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    p[np.arange(B), targets] -= 1.0  # dL/dz for the summed cross-entropy
+    dh = p @ W_hy
+    out = np.empty((B, T))
+    for t in range(T, 0, -1):
+        delta = dh * (1.0 - hs[t] ** 2)  # dL/da_t
+        out[:, t - 1] = np.linalg.norm(delta @ W_ih, axis=1)
+        dh = delta @ W_hh
+    return out
+
+
+def signal_one_sequence_at_a_time(x, targets, W_ih, W_hh, b_ih, b_hh, W_hy, b_y):
+    """Batches of one with the default (mean) reduction: the mean of one loss is that loss."""
+    rows = []
+    for b in range(x.shape[0]):
+        xs = torch.tensor(x[b : b + 1], requires_grad=True)
+        h = torch.zeros(1, W_hh.shape[0], dtype=torch.float64)
+        for t in range(x.shape[1]):
+            h = torch.tanh(
+                xs[:, t] @ torch.tensor(W_ih).T
+                + torch.tensor(b_ih)
+                + h @ torch.tensor(W_hh).T
+                + torch.tensor(b_hh)
+            )
+        logits = h @ torch.tensor(W_hy).T + torch.tensor(b_y)
+        torch.nn.functional.cross_entropy(logits, torch.tensor(targets[b : b + 1])).backward()
+        rows.append(xs.grad[0].norm(dim=-1).numpy())
+    return np.stack(rows)
+
+
+def polar_by_eigh(G):
+    """(G G^T)^(-1/2) G, the orthogonal factor of G's polar decomposition, via eigh."""
+    lam, Q = np.linalg.eigh(G @ G.T)
+    return Q @ np.diag(lam**-0.5) @ Q.T @ G
+
+
+def polar_by_newton(G):
+    """Newton's iteration X <- (X + X^-T) / 2, which converges to the same orthogonal factor."""
+    X = G.copy()
+    for _ in range(100):
+        X = 0.5 * (X + np.linalg.inv(X).T)
+    return X
+
+
+def stretches_just_off_one(G):
+    """G's singular vectors, stretches spread in [0.999, 1.001] and some flipped in sign."""
+    U, S, Vh = np.linalg.svd(G)
+    s = np.linspace(0.999, 1.001, len(S)) * np.where(np.arange(len(S)) % 3 == 1, -1.0, 1.0)
+    return (U * s) @ Vh
+
+
 HONEST = [
-    (checks.check_hidden_jacobians, SOL["hidden_jacobians"]),
     (checks.check_hidden_jacobians, jacobians_by_loop),
-    (checks.check_spectral_radius_and_norms, SOL["spectral_radius_and_norms"]),
     (checks.check_spectral_radius_and_norms, spectral_by_svd),
     (  # a NumPy float64 where a float is asked (issue 16)
         checks.check_spectral_radius_and_norms,
@@ -84,10 +143,13 @@ HONEST = [
         checks.check_spectral_radius_and_norms,
         lambda W, T: (np.abs(np.linalg.eigvals(W)).max(keepdims=True)[0], spectral_by_svd(W, T)[1]),
     ),
-    (checks.check_clip_grad_norm, SOL["clip_grad_norm"]),
     (checks.check_clip_grad_norm, clip_flat),
-    (checks.check_clipped_sgd_step, SOL["clipped_sgd_step"]),
     (checks.check_clipped_sgd_step, sgd_with_modules),
+    (checks.check_gradient_signal, signal_by_hand),
+    (checks.check_gradient_signal, signal_one_sequence_at_a_time),
+    (checks.check_norm_preserving_w_hh, polar_by_eigh),
+    (checks.check_norm_preserving_w_hh, polar_by_newton),
+    (checks.check_norm_preserving_w_hh, stretches_just_off_one),
 ]
 
 
@@ -218,3 +280,97 @@ def test_a_nan_norm_that_leaves_gradients_unscaled_is_named():
             return tuple(g * min(1.0, max_norm / (total + 1e-6)) for g in grads), total
 
     assert_rejected(checks.check_clip_grad_norm, python_min, "min(1.0, nan) is 1.0")
+
+
+# ---------------------------------------------------------------- the learning signal (part 3)
+
+
+def _signal_with(x, targets, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, *, reduction="sum", of="x"):
+    """Autograd on a written-out loop; ``of="h"`` measures dL/dh_k with retain_grad."""
+    xs = torch.tensor(x, requires_grad=True)
+    h, hs = torch.zeros(x.shape[0], W_hh.shape[0], dtype=torch.float64), []
+    for t in range(x.shape[1]):
+        h = torch.tanh(
+            xs[:, t] @ torch.tensor(W_ih).T + torch.tensor(b_ih + b_hh) + h @ torch.tensor(W_hh).T
+        )
+        h.retain_grad()
+        hs.append(h)
+    logits = h @ torch.tensor(W_hy).T + torch.tensor(b_y)
+    F = torch.nn.functional
+    F.cross_entropy(logits, torch.tensor(targets), reduction=reduction).backward()
+    if of == "h":
+        return torch.stack([h_k.grad for h_k in hs], 1).norm(dim=-1).numpy()
+    return xs.grad.norm(dim=-1).numpy()
+
+
+def _signal_backwards_loop(x, targets, W_ih, W_hh, b_ih, b_hh, W_hy, b_y):
+    """NumPy BPTT that appends the norms as it walks back, and forgets to reverse them."""
+    full = signal_by_hand(x, targets, W_ih, W_hh, b_ih, b_hh, W_hy, b_y)
+    return np.stack([full[:, t] for t in range(x.shape[1] - 1, -1, -1)], axis=1)
+
+
+def _signal_without_w_ih(x, targets, W_ih, W_hh, b_ih, b_hh, W_hy, b_y):
+    """Hand BPTT that stops one factor short: the norm of delta_k = dL/da_k."""
+    identity_in = np.eye(W_hh.shape[0])
+    u = x @ W_ih.T  # feed the input drives as inputs through an identity W_ih
+    return signal_by_hand(u, targets, identity_in, W_hh, b_ih, b_hh, W_hy, b_y)
+
+
+SIGNAL_MUTANTS = [
+    ("F.cross_entropy's default mean", lambda **a: _signal_with(**a, reduction="mean"), "averaged"),
+    ("dL/dh_k by retain_grad", lambda **a: _signal_with(**a, of="h"), "dL/dh_k"),
+    ("norms collected backwards", _signal_backwards_loop, "time axis is reversed"),
+    ("W_ih^T forgotten", _signal_without_w_ih, "input drive u_k"),
+]
+
+
+@pytest.mark.parametrize("name,fn,hint", SIGNAL_MUTANTS, ids=[m[0] for m in SIGNAL_MUTANTS])
+def test_gradient_signal_mistakes_written_as_code_are_named(name, fn, hint):
+    assert_rejected(checks.check_gradient_signal, fn, hint, name)
+
+
+# ---------------------------------------------------------------- the design part (part 6)
+
+
+def _like_nn_init_orthogonal(G):
+    q, r = np.linalg.qr(G)
+    return q * np.sign(np.diag(r))
+
+
+def _newton_stopped_early(G):
+    X = G.copy()
+    for _ in range(3):
+        X = 0.5 * (X + np.linalg.inv(X).T)
+    return X
+
+
+DESIGN_MUTANTS = [
+    ("nn.init.orthogonal_ in NumPy", _like_nn_init_orthogonal, "QR decomposition"),
+    ("radius one", lambda G: G / max(abs(np.linalg.eigvals(G))), "spectral radius"),
+    ("Vh transposed", lambda G: np.linalg.svd(G)[0] @ np.linalg.svd(G)[2].T, "transposed again"),
+    ("a gain of 0.99", lambda G: 0.99 * polar_by_eigh(G), "at step t = 69"),
+    ("the identity", lambda G: np.eye(len(G)), "is the identity"),
+    ("Newton stopped after 3 steps", _newton_stopped_early, "It breaks at step t = 1:"),
+]
+
+
+@pytest.mark.parametrize("name,fn,hint", DESIGN_MUTANTS, ids=[m[0] for m in DESIGN_MUTANTS])
+def test_design_mistakes_written_as_code_are_named_with_the_step_that_breaks(name, fn, hint):
+    assert_rejected(checks.check_norm_preserving_w_hh, fn, hint, name)
+
+
+def test_a_design_answer_is_judged_by_what_it_does_not_by_equality():
+    """Two answers far apart (an orthogonal matrix and one with stretches off 1 and flipped
+    signs) both pass: the property is checked, not the reference's matrix."""
+    G = checks.NORM_PRESERVING_W_HH.build(checks.NORM_PRESERVING_W_HH.visible[0])[0]["G"]
+    assert np.abs(polar_by_eigh(G) - stretches_just_off_one(G)).max() > 0.5
+    for fn in (polar_by_eigh, stretches_just_off_one):
+        checks.check_norm_preserving_w_hh(fn)
+
+
+def test_a_stretch_just_outside_the_band_is_refused_at_the_step_it_leaves():
+    """1.004^t passes 2 at t = 174: the message names that step and the exploding direction."""
+    message = assert_rejected(
+        checks.check_norm_preserving_w_hh, lambda G: 1.004 * polar_by_eigh(G), "t = 174"
+    )
+    assert "exploding" in message and "every stretch (singular value) is 1.004" in message

@@ -1,9 +1,11 @@
 """Chapter 4's graded parts (vanishing and exploding gradients), declared once.
 
-References: ``torch.autograd.functional.jacobian``, ``torch.linalg`` and
-``torch.nn.utils.clip_grad_norm_`` (:mod:`autograder.references.ch04_gradients`).
-Parts 1-3 are built with NumPy; part 4 is about PyTorch itself (a training
-step with clipping) and may use it.
+References: ``torch.autograd.functional.jacobian``, ``torch.linalg``, autograd through
+``nn.RNN`` and ``torch.nn.utils.clip_grad_norm_``
+(:mod:`autograder.references.ch04_gradients`). Parts 1, 2 and 4 are built with NumPy; parts
+3 (the learning signal, measured with autograd) and 5 (a training step with clipping) are
+about PyTorch itself and may use it. Part 6 is a design part: the student's W_hh is judged by
+a property (:func:`_design_property`), run through the linear recurrence for 200 steps.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ __all__ = [
     "PARTS",
     "check_hidden_jacobians",
     "check_spectral_radius_and_norms",
+    "check_gradient_signal",
     "check_clip_grad_norm",
     "check_clipped_sgd_step",
+    "check_norm_preserving_w_hh",
 ]
 
 
@@ -39,7 +43,7 @@ def _jacobian_inputs(seed, seq_len=None, hidden_size=None, gain=None):
     b = rng.normal(0.0, 0.3, H)
     h0 = rng.normal(0.0, 0.5, H)
     x = rng.normal(0.0, 1.0, (T, D))
-    hs = ref.elman_states(x, h0, W_ih, W_hh, b)
+    hs = ref.elman_states(x, h0, W_ih, W_hh, b, device=torch.device("cpu"))  # inputs: CPU
     return {"hs": hs, "h0": h0, "W_hh": W_hh}
 
 
@@ -176,7 +180,124 @@ SPECTRAL_RADIUS_AND_NORMS = Part(
 )
 
 
-# ---------------------------------------------------------------- part 3: clipping by global norm
+# ---------------------------------------------------------------- part 3: the learning signal
+
+SIGNAL_ARGS = ("x", "targets", "W_ih", "W_hh", "b_ih", "b_hh", "W_hy", "b_y")
+
+
+def _signal_inputs(seed, batch=None, seq_len=None, gain=None):
+    rng = np.random.default_rng(seed)
+    B = batch or int(rng.integers(2, 5))
+    T = seq_len or int(rng.integers(5, 10))
+    D, C = (int(n) for n in rng.choice([2, 3, 4], size=2, replace=False))
+    H = int(rng.integers(5, 9))
+    gain = gain if gain is not None else float(rng.uniform(0.9, 1.5))
+    return {
+        "x": rng.normal(0.0, 1.0, (B, T, D)),
+        "targets": rng.integers(0, C, size=B).astype(np.int64),
+        "W_ih": rng.normal(0.0, 1.0 / np.sqrt(D), (H, D)),
+        "W_hh": rng.normal(0.0, gain / np.sqrt(H), (H, H)),
+        "b_ih": rng.normal(0.0, 0.2, H),
+        "b_hh": rng.normal(0.0, 0.2, H),
+        "W_hy": rng.normal(0.0, 2.0 / np.sqrt(H), (C, H)),
+        "b_y": rng.normal(0.0, 0.2, C),
+    }
+
+
+def _signal_torch(a, *, wrt="x", objective="loss", reduction="sum", square=False):
+    """What a mistake measures, by autograd on a loop written out (so that dL/dh_k exists)."""
+    W_ih, W_hh, b_ih, b_hh, W_hy, b_y = (
+        torch.tensor(a[k], dtype=REFERENCE_DTYPE) for k in SIGNAL_ARGS[2:]
+    )
+    x = torch.tensor(a["x"], dtype=REFERENCE_DTYPE, requires_grad=True)
+    y = torch.tensor(a["targets"])
+    u = x @ W_ih.T + b_ih + b_hh  # the input drives u_k
+    if wrt == "u":
+        u = u.detach().requires_grad_(True)
+    h, hs = torch.zeros(x.shape[0], W_hh.shape[0], dtype=REFERENCE_DTYPE), []
+    for k in range(x.shape[1]):
+        h = torch.tanh(u[:, k] + h @ W_hh.T)
+        hs.append(h)
+    z = h @ W_hy.T + b_y
+    if objective == "loss":
+        loss = F.cross_entropy(z, y, reduction=reduction)
+    elif objective == "logits":
+        loss = z.sum()
+    elif objective == "nll":
+        loss = F.nll_loss(z, y, reduction="sum")
+    else:  # every step
+        loss = sum(F.cross_entropy(h_k @ W_hy.T + b_y, y, reduction="sum") for h_k in hs)
+    if wrt == "h":
+        grad = torch.stack(torch.autograd.grad(loss, hs), dim=1)
+    else:
+        (grad,) = torch.autograd.grad(loss, x if wrt == "x" else u)
+    squares = grad.pow(2).sum(-1)
+    return (squares if square else squares.sqrt()).numpy().copy()
+
+
+def _signal_mistakes(a):
+    run = lambda **s: _signal_torch(a, **s)  # noqa: E731
+    return {
+        "the norm of dL/dh_k (the hidden state) is returned instead of dL/dx_k (the input)": lambda: (
+            run(wrt="h")
+        ),
+        "the gradient is taken with respect to the input drive u_k = W_ih x_k + b_ih + b_hh "
+        "instead of x_k (the last factor of the chain rule, W_ih^T, is missing)": lambda: run(
+            wrt="u"
+        ),
+        "the norms are squared (a sum of squares without the square root)": lambda: run(
+            square=True
+        ),
+        "the gradient of the summed logits is taken instead of the gradient of the loss": lambda: (
+            run(objective="logits")
+        ),
+        "F.nll_loss is applied to the logits (it expects log-probabilities: the log-softmax "
+        "is missing)": lambda: run(objective="nll"),
+        "the loss is averaged over the batch (F.cross_entropy's default reduction='mean'; "
+        "this part sums it, so that each sequence's gradient is its own)": lambda: run(
+            reduction="mean"
+        ),
+        "the loss is taken on every step's logits (many-to-many) instead of on the last "
+        "state's only": lambda: run(objective="every step"),
+        "the time axis is reversed (k counted from the end; signal[:, 0] belongs to the "
+        "first input)": lambda: run()[:, ::-1].copy(),
+    }
+
+
+GRADIENT_SIGNAL = Part(
+    grade_id="gradient_signal",
+    points=3,
+    signature=SIGNAL_ARGS,
+    inputs=_signal_inputs,
+    reference=ref.gradient_signal,
+    reference_name="autograd through nn.RNN + nn.Linear and F.cross_entropy(reduction='sum')",
+    outputs=(
+        Output(
+            "signal",
+            "gradient norms ||dL/dx_k||",
+            axes=("batch row", "time step"),
+            time_axis=1,
+            backward=True,
+        ),
+    ),
+    visible=(Case(0), Case(1, batch=3, seq_len=12)),
+    hidden=(
+        Case(1301),
+        Case(1302, batch=1),
+        Case(1303, seq_len=1),
+        Case(1304, seq_len=40, gain=0.8),
+        Case(1305, seq_len=25, gain=2.5),
+        Case(1306, batch=6),
+    ),
+    allowed=NUMPY_TORCH,
+    mistakes=_signal_mistakes,
+    hint="x is (B, T, D) and targets (B,); return a float64 NumPy array of shape (B, T) "
+    "with signal[b, k] = the Euclidean norm of dL/dx[b, k] over the D input features.",
+    sizes=lambda a: dict(zip("BTDHC", (*a["x"].shape, a["W_hh"].shape[0], a["W_hy"].shape[0]))),
+)
+
+
+# ---------------------------------------------------------------- part 4: clipping by global norm
 
 
 def _clip_inputs(seed, ratio=None, max_norm=None, special=None, size=None):
@@ -292,7 +413,7 @@ CLIP_GRAD_NORM = Part(
 )
 
 
-# ---------------------------------------------------------------- part 4: a clipped SGD step
+# ---------------------------------------------------------------- part 5: a clipped SGD step
 
 STEP_ARGS = ("x", "targets", "W_ih", "W_hh", "b_ih", "b_hh", "W_hy", "b_y", "lr", "max_norm")
 
@@ -316,45 +437,23 @@ def _step_inputs(seed, batch=None, seq_len=None, max_norm=None, scale=2.0):
     }
 
 
-def _torch_step(a, *, clip="global", sign=1.0):
-    params = [
-        torch.tensor(a[k], dtype=REFERENCE_DTYPE, requires_grad=True)
-        for k in ("W_ih", "W_hh", "b_ih", "b_hh", "W_hy", "b_y")
-    ]
-    W_ih, W_hh, b_ih, b_hh, W_hy, b_y = params
-    x = torch.tensor(a["x"], dtype=REFERENCE_DTYPE)
-    h = torch.zeros(x.shape[0], W_hh.shape[0], dtype=REFERENCE_DTYPE)
-    for t in range(x.shape[1]):
-        h = torch.tanh(x[:, t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
-    loss = F.cross_entropy(h @ W_hy.T + b_y, torch.tensor(a["targets"]))
-    loss.backward()
-    if clip == "global":
-        torch.nn.utils.clip_grad_norm_(params, a["max_norm"])
-    elif clip == "each":
-        for p in params:
-            torch.nn.utils.clip_grad_norm_([p], a["max_norm"])
-    elif clip == "value":
-        torch.nn.utils.clip_grad_value_(params, a["max_norm"])
-    with torch.no_grad():
-        for p in params:
-            p -= sign * a["lr"] * p.grad
-    return tuple(p.detach().numpy().copy() for p in params) + (float(loss.detach()),)
-
-
 def _sgd_mistakes(a):
+    step = lambda clip: ref.clipped_sgd_step(**a, clip=clip)  # noqa: E731
+    names = ("W_ih", "W_hh", "b_ih", "b_hh", "W_hy", "b_y")
+
+    def uphill():  # p + lr * g = 2 p - (p - lr * g)
+        *down, loss = step("global")
+        return tuple(2.0 * a[n] - p for n, p in zip(names, down)) + (loss,)
+
     return {
         "the gradients are not clipped before the update (not at all, or only after the "
         "step, when the parameters have already moved: clip between backward() and the "
-        "step)": lambda: _torch_step(a, clip=None),
+        "step)": lambda: step(None),
         "each parameter's gradient is clipped by its own norm (clip all of them together)": lambda: (
-            _torch_step(a, clip="each")
+            step("each")
         ),
-        "the gradients are clipped by value, not by their global norm": lambda: _torch_step(
-            a, clip="value"
-        ),
-        "the step goes up the gradient (p + lr * grad instead of p - lr * grad)": lambda: (
-            _torch_step(a, sign=-1.0)
-        ),
+        "the gradients are clipped by value, not by their global norm": lambda: step("value"),
+        "the step goes up the gradient (p + lr * grad; correct: p - lr * grad)": uphill,
     }
 
 
@@ -399,9 +498,212 @@ CLIPPED_SGD_STEP = Part(
     },
 )
 
-PARTS = (HIDDEN_JACOBIANS, SPECTRAL_RADIUS_AND_NORMS, CLIP_GRAD_NORM, CLIPPED_SGD_STEP)
+# ---------------------------------------------------------------- part 6: design an initialisation
+
+STEPS = 200  # the steps of the linear recurrence the property is checked on
+BAND = (0.5, 2.0)  # every singular value of dh_t/dh_0 must stay in here, t = 1..STEPS
+
+
+def _design_inputs(seed, size=None):
+    """G as nn.RNN draws weight_hh_l0: uniform in (-1/sqrt(H), 1/sqrt(H))."""
+    rng = np.random.default_rng(seed)
+    H = size or int(rng.integers(8, 33))
+    bound = 1.0 / np.sqrt(H)
+    return {"G": rng.uniform(-bound, bound, (H, H))}
+
+
+G_ITSELF = "W_hh is G itself (PyTorch's draw, unchanged)"
+BY_RADIUS = "G is divided by its spectral radius"
+BY_SIGMA = "G is divided by its largest singular value"
+ROOT_H = "every stretch (singular value) is 1/sqrt(H), the scale of PyTorch's draw, not about 1"
+GAIN = "every stretch (singular value) is 0.99"
+IDENTITY = "W_hh is the identity"
+QR = "W_hh is the Q of G's QR decomposition (what nn.init.orthogonal_ does)"
+U_ALONE = "W_hh is U alone, G's left singular vectors (G = U S V^T)"
+VH_TWICE = (
+    "np.linalg.svd's third output Vh (V already transposed) is transposed again "
+    "(U @ Vh.T; correct: U @ Vh)"
+)
+TRANSPOSED = (
+    "W_hh is the transpose of a right answer (it reads along G's output directions and "
+    "writes along its input directions)"
+)
+
+
+def _svd(G):
+    return np.linalg.svd(G)  # U, S, Vh with G = U diag(S) Vh
+
+
+def _same(a, b, tol=1e-6):
+    return a.shape == b.shape and bool(np.all(np.abs(a - b) <= tol * max(1.0, np.abs(b).max())))
+
+
+def _design_mistakes(a):
+    G = a["G"]
+    U, S, Vh = _svd(G)
+    H = G.shape[0]
+    polar = U @ Vh
+    return {
+        G_ITSELF: lambda: G.copy(),
+        BY_RADIUS: lambda: G / np.abs(np.linalg.eigvals(G)).max(),
+        BY_SIGMA: lambda: G / S[0],
+        ROOT_H: lambda: polar / np.sqrt(H),
+        GAIN: lambda: 0.99 * polar,
+        IDENTITY: lambda: np.eye(H),
+        QR: lambda: np.linalg.qr(G)[0],
+        U_ALONE: lambda: U.copy(),
+        VH_TWICE: lambda: U @ Vh.T,
+        TRANSPOSED: lambda: polar.T.copy(),
+    }
+
+
+def _off_diagonal(M) -> tuple[float, tuple[int, int]]:
+    """The largest |off-diagonal entry| of M and where it is."""
+    off = np.abs(M - np.diag(np.diag(M)))
+    at = np.unravel_index(int(np.argmax(off)), off.shape)
+    return float(off[at]), (int(at[0]), int(at[1]))
+
+
+def _band_diagnosis(G, W) -> tuple[str, str] | None:
+    """(the declared mistake W is, what it does over the steps) for a W that leaves the band."""
+    H = G.shape[0]
+    S = np.linalg.svd(G, compute_uv=False)
+    stretches = np.linalg.svd(W, compute_uv=False)
+    rho_G = float(np.abs(np.linalg.eigvals(G)).max())
+    if _same(W, G):
+        return G_ITSELF, (
+            f"its stretches run from {S[-1]:.3g} to {S[0]:.3g} and its spectral radius is "
+            f"{rho_G:.2f}: this is the vanishing chapter 4 measured with PyTorch's default W_hh"
+        )
+    if _same(W, G / rho_G):
+        return BY_RADIUS, (
+            "its spectral radius is 1, so its slowest direction keeps its length in the long "
+            "run; but G is not normal, its other eigenvalues are smaller, and its stretches "
+            f"run from {stretches[-1]:.3g} to {stretches[0]:.3g}: other directions shrink step "
+            "after step. A radius of 1 is not enough"
+        )
+    if _same(W, G / S[0]):
+        return BY_SIGMA, (
+            f"no direction grows, but its other stretches (down to {stretches[-1]:.3g}) are "
+            "below 1, and they compound"
+        )
+    if H > 1 and stretches[0] - stretches[-1] <= 1e-9 * stretches[0]:
+        c = float(stretches[0])
+        lo, hi = BAND[0] ** (1 / STEPS), BAND[1] ** (1 / STEPS)
+        law = (
+            f"after t steps every direction has {c:.4g}^t of its length ({c:.4g}^{STEPS} = "
+            f"{c**STEPS:.3g}), and to stay in [{BAND[0]:g}, {BAND[1]:g}] for {STEPS} steps "
+            f"every stretch must lie within [{lo:.5f}, {hi:.5f}]"
+        )
+        if abs(c * np.sqrt(H) - 1.0) < 1e-6:
+            return ROOT_H, law
+        return f"every stretch (singular value) is {c:.4g}", law
+    return None
+
+
+def _direction_diagnosis(G, W) -> tuple[str, str] | None:
+    """(the declared mistake W is, why it is wrong) for a W that leaves G's singular vectors."""
+    H = G.shape[0]
+    U, _, Vh = _svd(G)
+    other = "it is orthogonal, so no direction vanishes or explodes, but it reads and writes "
+    other += "the state along other directions than G"
+    if _same(W, np.eye(H)):
+        return IDENTITY, "it leaves every direction where it is, and G's directions are lost"
+    for got, want, name in (
+        (np.abs(np.linalg.qr(G)[0].T @ W), np.eye(H), QR),
+        (np.abs(U.T @ W), np.eye(H), U_ALONE),
+        (np.abs(U.T @ W), np.abs(Vh.T), VH_TWICE),
+    ):
+        if _same(got, want):
+            return name, other
+    if _off_diagonal(U.T @ W.T @ Vh.T)[0] <= 1e-6 * max(1.0, float(np.abs(W).max())):
+        return TRANSPOSED, "W_hh^T has G's singular vectors, W_hh does not"
+    return None
+
+
+def _hint(found) -> str:
+    return (
+        f"\nHint: your W_hh is exactly what you get when {found[0]}: {found[1]}." if found else ""
+    )
+
+
+def _design_property(args, values) -> str | None:
+    """Over STEPS steps of the linear recurrence every singular value of dh_t/dh_0 = W^t stays
+    in BAND, and W keeps G's singular vectors (U^T W V is diagonal)."""
+    G, (W,) = args["G"], values
+    rows = ref.linear_jacobian_stretches(W, STEPS, BAND)
+    t, (s_max, s_min) = len(rows), (float(v) for v in rows[-1])
+    if s_min < BAND[0] or s_max > BAND[1]:
+        if s_min < BAND[0]:
+            what = (
+                f"the smallest singular value of dh_{t}/dh_0 = W_hh^{t} is {s_min:.4g}, so one "
+                f"direction of h_0 reaches h_{t} with {s_min:.4g} of its length (vanishing)"
+            )
+        else:
+            what = (
+                f"the largest singular value of dh_{t}/dh_0 = W_hh^{t} is {s_max:.4g}, so one "
+                f"direction of h_0 reaches h_{t} stretched {s_max:.4g} times (exploding)"
+            )
+        stretches = np.linalg.svd(W, compute_uv=False)
+        return (
+            f"Run through the linear recurrence h_t = W_hh h_{{t-1}} + u_t, your W_hh must "
+            f"keep every direction of h_0 between {BAND[0]:g} and {BAND[1]:g} times its length "
+            f"for t = 1..{STEPS}. It breaks at step t = {t}: {what}. One step stretches the "
+            f"state by factors (your W_hh's singular values) from {stretches[-1]:.4g} to "
+            f"{stretches[0]:.4g}." + _hint(_band_diagnosis(G, W))
+        )
+    U, _, Vh = _svd(G)
+    M = U.T @ W @ Vh.T
+    off, (i, j) = _off_diagonal(M)
+    if off > 1e-6 * max(1.0, float(np.abs(M).max())):
+        return (
+            f"Your W_hh keeps every direction of h_0 between {BAND[0]:g} and {BAND[1]:g} times "
+            f"its length for {STEPS} steps, but it does not keep G's singular vectors: written "
+            f"in them (U^T W_hh V, where G = U S V^T) it should be diagonal, and its entry "
+            f"({i}, {j}) is {M[i, j]:.3g}." + _hint(_direction_diagnosis(G, W))
+        )
+    return None
+
+
+NORM_PRESERVING_W_HH = Part(
+    grade_id="norm_preserving_w_hh",
+    points=3,
+    signature=("G",),
+    inputs=_design_inputs,
+    reference=ref.norm_preserving_w_hh,
+    reference_name="the linear recurrence run for 200 steps (torch.linalg.svdvals of W_hh^t)",
+    outputs=(
+        Output(
+            "W_hh", "recurrent matrix W_hh", axes=("row (unit of h_t)", "column (unit of h_{t-1})")
+        ),
+    ),
+    visible=(Case(0), Case(1, size=12)),
+    hidden=(
+        Case(1601),
+        Case(1602, size=1),
+        Case(1603, size=2),
+        Case(1604, size=64),
+        Case(1605),
+    ),
+    mistakes=_design_mistakes,
+    hint="G is (H, H); return W_hh, a float64 array of shape (H, H).",
+    sizes=lambda a: {"H": a["G"].shape[0]},
+    property_check=_design_property,
+)
+
+
+PARTS = (
+    HIDDEN_JACOBIANS,
+    SPECTRAL_RADIUS_AND_NORMS,
+    GRADIENT_SIGNAL,
+    CLIP_GRAD_NORM,
+    CLIPPED_SGD_STEP,
+    NORM_PRESERVING_W_HH,
+)
 
 check_hidden_jacobians = HIDDEN_JACOBIANS.make_check()
 check_spectral_radius_and_norms = SPECTRAL_RADIUS_AND_NORMS.make_check()
+check_gradient_signal = GRADIENT_SIGNAL.make_check()
 check_clip_grad_norm = CLIP_GRAD_NORM.make_check()
 check_clipped_sgd_step = CLIPPED_SGD_STEP.make_check()
+check_norm_preserving_w_hh = NORM_PRESERVING_W_HH.make_check()
