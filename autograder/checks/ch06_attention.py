@@ -2,11 +2,18 @@
 
 References (:mod:`autograder.references.ch06_attention`):
 ``torch.nn.functional.scaled_dot_product_attention``, Bahdanau's scores
-from ``torch.nn.Linear`` layers, Vaswani et al.'s sinusoids, and the
-*sequential* loops of the linear recurrence and of minGRU, against which the
-students' parallel scans are checked. The scans must also be parallel in
-structure: a line budget (a few dozen lines per doubling step) refuses a loop
-over time, on a visible case long enough to tell the two apart.
+from ``torch.nn.Linear`` layers, ``torch.nn.MultiheadAttention`` with a causal
+mask, Vaswani et al.'s sinusoids, and the *sequential* loops of the linear
+recurrence and of minGRU, against which the students' parallel scans are
+checked. The scans must also be parallel in structure: a line budget (40 lines
+per doubling round, plus 80) refuses a loop with one iteration per time step,
+on a visible case long enough to tell the two apart.
+
+One part is a design, judged by a property (many answers are right):
+``reversal_projections`` returns query and key projections of the positional
+encodings under which attention reverses the order (step t attends to position
+T - 1 - t); the check runs them through PyTorch's attention and names the first
+query that misses, where it looks instead, and which known mistake that pattern is.
 """
 
 from __future__ import annotations
@@ -22,7 +29,9 @@ __all__ = [
     "PARTS",
     "check_scaled_dot_product_attention",
     "check_additive_attention",
+    "check_causal_self_attention",
     "check_sinusoidal_positional_encoding",
+    "check_reversal_projections",
     "check_linear_scan",
     "check_min_gru_forward",
 ]
@@ -213,7 +222,159 @@ ADDITIVE_ATTENTION = Part(
 )
 
 
-# ---------------------------------------------------------------- part 3: positional encoding
+# ---------------------------------------------------------------- part 3: multi-head causal
+
+
+def _mha_inputs(seed, batch=None, T=None, heads=None, d_head=None):
+    rng = np.random.default_rng(seed)
+    B, T = batch or int(rng.integers(1, 4)), T or int(rng.integers(3, 8))
+    H = heads or int(rng.integers(2, 4))
+    E = H * (d_head or int(rng.integers(2, 5)))
+    scale = 1.0 / math.sqrt(E)
+    return {
+        "x": rng.normal(0, 1, (B, T, E)),
+        "in_proj_weight": rng.normal(0, 1.5 * scale, (3 * E, E)),
+        "in_proj_bias": rng.normal(0, 0.3, 3 * E),
+        "out_proj_weight": rng.normal(0, scale, (E, E)),
+        "out_proj_bias": rng.normal(0, 0.3, E),
+        "num_heads": H,
+    }
+
+
+def _mha_numpy(
+    x,
+    in_proj_weight,
+    in_proj_bias,
+    out_proj_weight,
+    out_proj_bias,
+    num_heads,
+    *,
+    split="right",
+    merge="right",
+    scale="head",
+    mask="causal",
+    out_proj=True,
+    order="qkv",
+    transpose=True,
+    bias=True,
+    average=True,
+):
+    B, T, E = x.shape
+    H = num_heads
+    dh = E // H
+    W, b = np.split(in_proj_weight, 3), np.split(in_proj_bias, 3)
+    if order == "kqv":
+        W, b = [W[1], W[0], W[2]], [b[1], b[0], b[2]]
+    q, k, v = (x @ (w.T if transpose else w) + (c if bias else 0.0) for w, c in zip(W, b))
+
+    def heads(z):
+        if split == "right":
+            return z.reshape(B, T, H, dh).transpose(0, 2, 1, 3)
+        return z.reshape(B, H, T, dh)
+
+    q, k, v = heads(q), heads(k), heads(v)
+    divide = {"head": math.sqrt(dh), "none": 1.0, "model": math.sqrt(E)}[scale]
+    scores = q @ np.swapaxes(k, -1, -2) / divide
+    offset = {"causal": 0, "diagonal": -1, "future": 1}
+    if mask in offset:
+        allowed = np.tril(np.ones((T, T), dtype=bool), k=offset[mask])
+        scores = np.where(allowed, scores, -np.inf)
+    with np.errstate(invalid="ignore"):
+        weights = _softmax(scores, axis=-1)
+    per_head = weights @ v  # (B, H, T, dh)
+    if merge == "right" and split == "right":
+        merged = per_head.transpose(0, 2, 1, 3).reshape(B, T, E)
+    else:
+        merged = per_head.reshape(B, T, E)
+    out = merged @ out_proj_weight.T + out_proj_bias if out_proj else merged
+    return out, (weights.mean(axis=1) if average else weights.sum(axis=1))
+
+
+def _mha_mistakes(a):
+    def run(**slip):  # with one head, the slips about heads change nothing: None
+        heads_only = {"split", "merge", "average"} & set(slip) or slip.get("scale") == "model"
+        return None if heads_only and a["num_heads"] == 1 else _mha_numpy(**a, **slip)
+
+    return {
+        "the heads are split by reshaping (B, T, E) straight to (B, H, T, d_head) (correct: "
+        "reshape to (B, T, H, d_head), then swap the T and H axes)": lambda: run(split="wrong"),
+        "the heads are merged by reshaping (B, H, T, d_head) straight back to (B, T, E) "
+        "(correct: swap the H and T axes back first, then reshape)": lambda: run(merge="wrong"),
+        "the scores are not scaled by 1/sqrt(d_head)": lambda: run(scale="none"),
+        "the scores are scaled by 1/sqrt(E), the model's width (correct: 1/sqrt(d_head), one "
+        "head's width E / num_heads)": lambda: run(scale="model"),
+        "the causal mask also hides the diagonal (correct: query t sees keys 0..t, its own "
+        "included)": lambda: run(mask="diagonal"),
+        "the causal mask lets query t see key t + 1, one step into the future (correct: keys "
+        "0..t)": lambda: run(mask="future"),
+        "there is no causal mask (query t sees the keys after t)": lambda: run(mask="none"),
+        "the output projection (out_proj_weight, out_proj_bias) is left out": lambda: run(
+            out_proj=False
+        ),
+        "the query and key blocks of the packed in_proj_weight are swapped (correct: rows "
+        "0..E-1 are W_q, E..2E-1 W_k, 2E..3E-1 W_v, and the same for in_proj_bias)": lambda: run(
+            order="kqv"
+        ),
+        "the projections multiply by the weight untransposed, x @ W (correct: x @ W.T + b, as "
+        "torch.nn.Linear does)": lambda: run(transpose=False),
+        "in_proj_bias is not added to the projections": lambda: run(bias=False),
+        "the returned weights are summed over the heads (correct: averaged, "
+        "average_attn_weights=True)": lambda: run(average=False),
+    }
+
+
+CAUSAL_SELF_ATTENTION = Part(
+    grade_id="causal_self_attention",
+    points=4,
+    signature=(
+        "x",
+        "in_proj_weight",
+        "in_proj_bias",
+        "out_proj_weight",
+        "out_proj_bias",
+        "num_heads",
+    ),
+    inputs=_mha_inputs,
+    reference=ref.multi_head_causal_self_attention,
+    reference_name="torch.nn.MultiheadAttention (batch_first=True, a causal attn_mask)",
+    outputs=(
+        Output(
+            "output",
+            "attention output",
+            axes=("batch row", "time step", "model unit"),
+            time_axis=1,
+        ),
+        Output("weights", "head-averaged attention weights", axes=("batch row", "query", "key")),
+    ),
+    visible=(Case(0, T=5, heads=2, d_head=3), Case(1, batch=1, T=4, heads=3, d_head=2)),
+    hidden=(
+        Case(2401),
+        Case(2402),
+        Case(2403, batch=1, T=1),
+        Case(2404, T=2, heads=1),
+        Case(2405, T=12, heads=4, d_head=4),
+        Case(2406, heads=2, d_head=1),
+    ),
+    forbidden=(
+        "torch.nn.MultiheadAttention",
+        "torch.nn.functional.multi_head_attention_forward",
+        "torch.nn.functional.scaled_dot_product_attention",
+    ),
+    mistakes=_mha_mistakes,
+    hint="x is (B, T, E); in_proj_weight (3E, E) packs W_q, W_k, W_v (in that order) and "
+    "in_proj_bias (3E,) their biases; out_proj_weight (E, E), out_proj_bias (E,); num_heads "
+    "divides E. Return (output (B, T, E), weights (B, T, T) averaged over the heads).",
+    sizes=lambda a: {
+        "B": a["x"].shape[0],
+        "T": a["x"].shape[1],
+        "E": a["x"].shape[2],
+        "num_heads": a["num_heads"],
+    },
+    uses=(SCALED_DOT_PRODUCT_ATTENTION,),
+)
+
+
+# ---------------------------------------------------------------- part 4: positional encoding
 
 
 def _pe_inputs(seed, T=None, d=None):
@@ -222,11 +383,17 @@ def _pe_inputs(seed, T=None, d=None):
 
 
 def _pe_numpy(T, d, *, swap=False, halves=False, start=0, exponent="2i"):
+    """``exponent``: "2i" (right), "i" (the pair index without its 2), "2j" (the column number
+    j in place of the pair index: 10000^(2j/d)), "j" (10000^(j/d): right on the sin columns,
+    but each cos column uses its own number 2i+1)."""
     pos = np.arange(start, start + T)[:, None]
     i = np.arange(d // 2)[None, :]
-    rate = 10000.0 ** ((2 * i if exponent == "2i" else i) / d)
-    angle = pos / rate
-    first, second = (np.cos(angle), np.sin(angle)) if swap else (np.sin(angle), np.cos(angle))
+    powers = {"2i": (2 * i, 2 * i), "i": (i, i), "2j": (4 * i, 4 * i + 2), "j": (2 * i, 2 * i + 1)}
+    even, odd = powers[exponent]
+    angle_even, angle_odd = pos / 10000.0 ** (even / d), pos / 10000.0 ** (odd / d)
+    first, second = np.sin(angle_even), np.cos(angle_odd)
+    if swap:
+        first, second = np.cos(angle_even), np.sin(angle_odd)
     if halves:
         return np.concatenate([first, second], axis=1)
     pe = np.empty((T, d))
@@ -237,13 +404,18 @@ def _pe_numpy(T, d, *, swap=False, halves=False, start=0, exponent="2i"):
 def _pe_mistakes(a):
     run = lambda **s: _pe_numpy(a["T"], a["d"], **s)  # noqa: E731
     return {
-        "sin and cos are the wrong way round (sin on even columns 2i, cos on odd 2i+1)": lambda: (
-            run(swap=True)
-        ),
-        "sin and cos are concatenated as two halves instead of interleaved (even columns sin, "
-        "odd columns cos)": lambda: run(halves=True),
+        "sin and cos are the wrong way round (correct: sin on even columns 2i, cos on odd "
+        "2i+1)": lambda: run(swap=True),
+        "sin and cos are concatenated as two halves instead of interleaved (correct: even "
+        "columns sin, odd columns cos)": lambda: run(halves=True),
         "positions start at 1 instead of 0": lambda: run(start=1),
         "the frequency uses 10000^(i/d) instead of 10000^(2i/d)": lambda: run(exponent="i"),
+        "the column number j is used where the pair index i belongs (10000^(2j/d); correct: "
+        "10000^(2i/d) with i = j // 2, the same for both columns of a pair)": lambda: run(
+            exponent="2j"
+        ),
+        "each cos column 2i+1 uses its own column number, 10000^((2i+1)/d) (correct: "
+        "10000^(2i/d), shared with its sin column 2i)": lambda: run(exponent="j"),
     }
 
 
@@ -258,25 +430,218 @@ SINUSOIDAL_POSITIONAL_ENCODING = Part(
     visible=(Case(0, T=10, d=8), Case(1)),
     hidden=(Case(2001), Case(2002), Case(2003, T=1), Case(2004, d=2), Case(2005, T=200, d=64)),
     mistakes=_pe_mistakes,
-    hint="return a float64 array of shape (T, d): row t is position t (starting at 0); column "
-    "2i holds sin(t / 10000^(2i/d)) and column 2i+1 holds cos of the same angle.",
+    hint="return a float64 array of shape (T, d): row t is position t (starting at 0); for "
+    "each pair index i = 0..d/2-1, column 2i holds sin(t / 10000^(2i/d)) and column 2i+1 "
+    "holds cos of the same angle.",
     sizes=lambda a: dict(a),
 )
 
 
-# ---------------------------------------------------------------- parts 4-5: scans
+# ---------------------------------------------------------------- part 5: reversal by design
+
+#: The weight every query t must put on key T - 1 - t.
+REVERSAL_WEIGHT = 0.9
+#: The widest d_k accepted (any width from 1 up can be tried).
+MAX_KEY_WIDTH = 512
+
+
+def _reversal_inputs(seed, T=None, d=None):
+    rng = np.random.default_rng(seed)
+    T, d = int(T or rng.integers(3, 41)), int(d or 2 * rng.integers(4, 17))
+    return {"P": _pe_numpy(T, d)}
+
+
+def _rotation(positions, d, *, reflect):
+    """The (d, d) matrix M with p_t M = p_{positions - t} (``reflect``) or p_{t + positions}
+    (a rotation, eq. (eq-ch6-pe-shift)), for the rows p_t of eq. (eq-ch6-pe)."""
+    angle = positions * 10000.0 ** (-2 * np.arange(d // 2) / d)
+    c, s = np.cos(angle), np.sin(angle)
+    M = np.zeros((d, d))
+    idx = np.arange(0, d, 2)
+    if reflect:  # (sin x, cos x) -> (sin(c - x), cos(c - x)): symmetric
+        M[idx, idx], M[idx, idx + 1], M[idx + 1, idx], M[idx + 1, idx + 1] = -c, s, s, c
+    else:  # (sin x, cos x) -> (sin(x + k), cos(x + k)), rows acting on the right
+        M[idx, idx], M[idx, idx + 1], M[idx + 1, idx], M[idx + 1, idx + 1] = c, -s, s, c
+    return M
+
+
+def _reversal_scale(P):
+    """A factor that makes the largest score stand out: log(100 T) + 1 over the smallest gap
+    between p_t . p_t and p_t . p_j (j != t), times sqrt(d) (the division by sqrt(d_k))."""
+    T, d = P.shape
+    dots = P @ P.T
+    gaps = np.diag(dots)[:, None] - dots
+    np.fill_diagonal(gaps, np.inf)
+    gap = float(gaps.min()) if T > 1 else 1.0
+    return math.sqrt(d) * (math.log(100.0 * T) + 1.0) / gap
+
+
+# The diagnoses of the property check; each is also a declared mistake's description.
+DIAGONAL = (
+    "each query finds its own position: step t attends to position t (the diagonal), and "
+    "nothing reverses the order"
+)
+PAST_THE_END = (
+    "the alignment is off by one: step t attends to position T - t, one past T - 1 - t "
+    "(positions count from 0, so the last one is T - 1)"
+)
+BEFORE = "the alignment is off by one: step t attends to position T - 2 - t, one before T - 1 - t"
+SPREAD = (
+    "the scores are too close together: every query's largest weight is on the right key, but "
+    "the softmax spreads the rest over the others (make the scores larger, for example by "
+    "scaling W_q up; remember the division by sqrt(d_k))"
+)
+SHIFT = (
+    "the map shifts every position by the same amount, t to t + k, as the rotation of eq. "
+    "(eq-ch6-pe-shift) does: a shift keeps the order, and reversal must send t to T - 1 - t"
+)
+MIRROR_AT_ZERO = (
+    "the map sends position t to -t, a mirror image about position 0 (correct: the mirror "
+    "sits halfway along the sequence, at (T - 1)/2)"
+)
+
+
+def _reversal_mistakes(a):
+    P = a["P"]
+    T, d = P.shape
+    beta, eye = _reversal_scale(P), np.eye(d)
+    reflection = lambda c: _rotation(c, d, reflect=True)  # noqa: E731
+    return {
+        DIAGONAL: lambda: (beta * eye, eye),
+        PAST_THE_END: lambda: (beta * reflection(T), eye),
+        BEFORE: lambda: (beta * reflection(T - 2), eye),
+        SPREAD: lambda: (reflection(T - 1), eye),
+        SHIFT: lambda: (beta * _rotation(T - 1, d, reflect=False), eye),
+        MIRROR_AT_ZERO: lambda: (beta * reflection(0), eye),
+    }
+
+
+def _reversal_diagnosis(P, W_q, W_k, weights) -> str:
+    """Which known pattern the alignment follows: read from where each query looks, among the
+    real keys and among keys at positions beyond both ends (-T-1 .. 2T)."""
+    T, d = P.shape
+    t = np.arange(T)
+    if (np.ptp(weights, axis=1) < 1e-9).all():
+        return (
+            "Diagnosis: every query spreads its weight evenly over all the keys: the scores do "
+            "not depend on the key (is W_q or W_k zero, or are all the keys alike?)."
+        )
+    if (weights.argmax(axis=1) == T - 1 - t).all():
+        return f"Diagnosis: {SPREAD}."
+    positions = np.arange(-T - 1, 2 * T + 1)
+    wide = ref.attention_weights(P, ref.positional_encoding_at(positions, d), W_q, W_k)
+    target = positions[wide.argmax(axis=1)]
+    named = [
+        (target == t, DIAGONAL),
+        (target == T - t, PAST_THE_END),
+        (target == T - 2 - t, BEFORE),
+        (target == -t, MIRROR_AT_ZERO),
+    ]
+    for hits, text in named:
+        if hits.all():
+            return f"Diagnosis: {text}."
+    shift = target - t
+    if T > 1 and (shift == shift[0]).all() and shift[0] != 0:
+        return f"Diagnosis: {SHIFT} (here k = {int(shift[0])})."
+    return (
+        "Design hint: the query of step t must match the key of position T - 1 - t better "
+        "than any other key, for every t, by a margin that survives the division by sqrt(d_k)."
+    )
+
+
+def _reversal_property(args, values):
+    """Every query t puts at least REVERSAL_WEIGHT on key T - 1 - t, under PyTorch's
+    attention of the positional encodings P projected by W_q and W_k."""
+    P = args["P"]
+    W_q, W_k = values
+    T, d = P.shape
+    dq, dk = W_q.shape[1], W_k.shape[1]
+    if dq != dk:
+        return (
+            f"W_q has {dq} columns and W_k has {dk}: queries and keys must have the same width "
+            f"d_k to be compared by a dot product."
+        )
+    if not 1 <= dk <= MAX_KEY_WIDTH:
+        return f"d_k (the number of columns of W_q and W_k) must be 1 to {MAX_KEY_WIDTH}, not {dk}."
+    weights = ref.attention_weights(P, P, W_q, W_k)
+    if not np.isfinite(weights).all():
+        bad = int(np.argwhere(~np.isfinite(weights))[0, 0])
+        return (
+            f"The attention weights of query t = {bad} are not finite (nan): the scores "
+            f"overflow float64. Your weights are far too large; scale them down."
+        )
+    t = np.arange(T)
+    on_right = weights[t, T - 1 - t]
+    missed = np.flatnonzero(on_right < REVERSAL_WEIGHT)
+    if not missed.size:
+        return None
+    first = int(missed[0])
+    where = int(weights[first].argmax())
+    looks = [int(j) for j in weights.argmax(axis=1)]
+    shown = ", ".join(map(str, looks[:16])) + (", ..." if T > 16 else "")
+    right = ", ".join(str(T - 1 - i) for i in range(min(T, 16))) + (", ..." if T > 16 else "")
+    if where == T - 1 - first:
+        largest = "that is its largest weight, but the rest is spread over the other keys"
+    else:
+        largest = f"its largest weight, {weights[first, where]:.3f}, is on key {where}"
+    return "\n".join(
+        [
+            f"Query t = {first} puts {on_right[first]:.3f} of its weight on key T - 1 - t = "
+            f"{T - 1 - first}, less than the {REVERSAL_WEIGHT} asked; {largest} "
+            f"({len(missed)} of the {T} queries miss; T = {T}, d = {d}, your d_k = {dk}).",
+            f"  The key each query t = 0, 1, ... weighs most: {shown}",
+            f"  (reversal needs:                             {right})",
+            "  " + _reversal_diagnosis(P, W_q, W_k, weights),
+        ]
+    )
+
+
+REVERSAL_PROJECTIONS = Part(
+    grade_id="reversal_projections",
+    points=3,
+    signature=("P",),
+    inputs=_reversal_inputs,
+    reference=ref.reversal_projections,
+    reference_name="PyTorch's attention (F.scaled_dot_product_attention) of P W_q and P W_k",
+    outputs=(
+        Output("W_q", "query projection W_q", axes=("feature", "key unit"), free=(1,)),
+        Output("W_k", "key projection W_k", axes=("feature", "key unit"), free=(1,)),
+    ),
+    visible=(Case(0, T=12, d=16), Case(1, T=40, d=8)),
+    hidden=(
+        Case(2501),
+        Case(2502),
+        Case(2503, T=1, d=8),
+        Case(2504, T=2, d=10),
+        Case(2505, T=33, d=12),
+        Case(2506, T=64, d=64),
+    ),
+    mistakes=_reversal_mistakes,
+    hint="P is (T, d), the positional encodings of positions 0..T-1 (Part 4). Return (W_q, W_k), "
+    "each a float64 array of shape (d, d_k) with the same d_k of your choice.",
+    sizes=lambda a: {"T": a["P"].shape[0], "d": a["P"].shape[1]},
+    property_check=_reversal_property,
+)
+
+
+# ---------------------------------------------------------------- parts 6-7: scans
 
 
 def _scan_budget(args):
-    """Lines of the student's own code a scan may execute: generous per doubling step."""
+    """Lines of the student's own code a scan may execute: 40 per doubling round
+    (ceil(log2 T) + 1 rounds), plus 80. Every line of the student's own code that runs is
+    counted, helpers included; lines inside NumPy and the standard library are not."""
     T = (args["a"] if "a" in args else args["x"]).shape[1]
     return 40 * (math.ceil(math.log2(max(T, 2))) + 1) + 80
 
 
 SCAN_HINT = (
-    "Combine pairs with log2(T) doubling steps (step 1, 2, 4, ...: each step "
-    "updates every position at once with array operations), not with a loop over "
-    "the T time steps."
+    "The count covers every line of your own code that runs during the call (your helper "
+    "functions included; lines inside NumPy do not count), and this part allows 40 lines per "
+    "doubling round, for ceil(log2 T) + 1 rounds, plus 80. A loop with one iteration per time "
+    "step runs at least T lines and does not fit; a scan fits easily: combine pairs in "
+    "ceil(log2 T) doubling rounds (offset 1, 2, 4, ...), each updating every position at once "
+    "with array operations."
 )
 
 
@@ -291,8 +656,9 @@ def _scan_inputs(seed, batch=None, T=None, H=None, zero_state=False):
     }
 
 
-def _scan_numpy(a, b, h0, *, order="right", exclusive=False, drop_h0=False):
-    """Hillis-Steele over pairs (A, B): (a1, b1) then (a2, b2) = (a1 a2, a2 b1 + b2)."""
+def _scan_numpy(a, b, h0, *, order="right", exclusive=False, drop_h0=False, a_first=False):
+    """Hillis-Steele over pairs (A, B): (a1, b1) then (a2, b2) = (a1 a2, a2 b1 + b2).
+    ``a_first``: the round's new B is computed from the A already updated in that round."""
     A, Bv = a.copy(), b.copy()
     if not drop_h0:
         Bv[:, 0] = a[:, 0] * h0 + b[:, 0]
@@ -300,7 +666,9 @@ def _scan_numpy(a, b, h0, *, order="right", exclusive=False, drop_h0=False):
     while step < T:
         A_prev, B_prev = A[:, :-step], Bv[:, :-step]
         A_new, B_new = A.copy(), Bv.copy()
-        if order == "right":
+        if a_first:
+            B_new[:, step:] = A[:, step:] * A_prev * B_prev + Bv[:, step:]
+        elif order == "right":
             B_new[:, step:] = A[:, step:] * B_prev + Bv[:, step:]
         else:  # a1 b2 + b1: the pair combined the wrong way
             B_new[:, step:] = A_prev * Bv[:, step:] + B_prev
@@ -322,6 +690,10 @@ def _scan_mistakes(args):
             run(exclusive=True)
         ),
         "h0 is dropped (fold it in first: b_1 <- a_1 h0 + b_1)": lambda: run(drop_h0=True),
+        "each round's b is computed from the a already updated in the same round (correct: the "
+        "new b uses the a of the previous round; update a after b, or from copies)": lambda: run(
+            a_first=True
+        ),
     }
 
 
@@ -379,7 +751,9 @@ def _mingru_numpy(x, h0, W_z, b_z, W_h, b_h, *, swap=False, tanh=False, **scan):
 def _mingru_mistakes(args):
     run = lambda **s: _mingru_numpy(**args, **s)  # noqa: E731
     return {
-        "z and 1 - z are swapped (h_t = (1 - z_t) h_{t-1} + z_t h~_t)": lambda: run(swap=True),
+        "z and 1 - z are swapped (correct: h_t = (1 - z_t) h_{t-1} + z_t h~_t)": lambda: run(
+            swap=True
+        ),
         "tanh is applied to the candidate (minGRU's h~_t = W_h x_t + b_h has no tanh)": lambda: run(
             tanh=True
         ),
@@ -387,6 +761,9 @@ def _mingru_mistakes(args):
             exclusive=True
         ),
         "h0 is dropped": lambda: run(drop_h0=True),
+        "the scan computes each round's b from the a already updated in the same round": lambda: (
+            run(a_first=True)
+        ),
     }
 
 
@@ -413,6 +790,7 @@ MIN_GRU_FORWARD = Part(
     mistakes=_mingru_mistakes,
     hint="x is (B, T, D), h0 (B, H), W_z and W_h (H, D), b_z and b_h (H,); return hs "
     "(B, T, H). You may call your linear_scan.",
+    uses=(LINEAR_SCAN,),
     sizes=lambda a: {
         "B": a["x"].shape[0],
         "T": a["x"].shape[1],
@@ -426,13 +804,17 @@ MIN_GRU_FORWARD = Part(
 PARTS = (
     SCALED_DOT_PRODUCT_ATTENTION,
     ADDITIVE_ATTENTION,
+    CAUSAL_SELF_ATTENTION,
     SINUSOIDAL_POSITIONAL_ENCODING,
+    REVERSAL_PROJECTIONS,
     LINEAR_SCAN,
     MIN_GRU_FORWARD,
 )
 
 check_scaled_dot_product_attention = SCALED_DOT_PRODUCT_ATTENTION.make_check()
 check_additive_attention = ADDITIVE_ATTENTION.make_check()
+check_causal_self_attention = CAUSAL_SELF_ATTENTION.make_check()
 check_sinusoidal_positional_encoding = SINUSOIDAL_POSITIONAL_ENCODING.make_check()
+check_reversal_projections = REVERSAL_PROJECTIONS.make_check()
 check_linear_scan = LINEAR_SCAN.make_check()
 check_min_gru_forward = MIN_GRU_FORWARD.make_check()

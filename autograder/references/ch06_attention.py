@@ -5,7 +5,13 @@
   ``torch.softmax`` of the masked, scaled scores;
 * :func:`additive_attention`: Bahdanau's scores built from ``torch.nn.Linear``
   layers (no bias) and ``torch.tanh``, softmax over the keys, ``torch.bmm``;
-* :func:`sinusoidal_positional_encoding`: Vaswani et al.'s table, in torch;
+* :func:`multi_head_causal_self_attention`: ``torch.nn.MultiheadAttention`` given the packed
+  weights, batch first, with a causal mask; its head-averaged weights;
+* :func:`sinusoidal_positional_encoding`: Vaswani et al.'s table, in torch (and
+  :func:`positional_encoding_at`, the same rows at any positions, negative ones included);
+* :func:`attention_weights` and :func:`reversal_projections`: the weights of scaled dot-product
+  attention between projections of positional encodings (``scaled_dot_product_attention`` with
+  the identity as values), and one pair of projections that makes them reverse the order;
 * :func:`linear_recurrence` and :func:`min_gru_forward`: the *sequential*
   loops (h_t = a_t * h_{t-1} + b_t; minGRU of Feng et al. 2024) in torch,
   against which the students' parallel scans are checked.
@@ -28,7 +34,11 @@ from ..device import REFERENCE_DTYPE, reference_device, to_device, to_numpy
 __all__ = [
     "scaled_dot_product_attention",
     "additive_attention",
+    "multi_head_causal_self_attention",
     "sinusoidal_positional_encoding",
+    "positional_encoding_at",
+    "attention_weights",
+    "reversal_projections",
     "linear_recurrence",
     "min_gru_forward",
 ]
@@ -69,6 +79,32 @@ def additive_attention(query, keys, values, W_q, W_k, w_v, *, device=None):
     return to_numpy(context), to_numpy(weights)
 
 
+def multi_head_causal_self_attention(
+    x, in_proj_weight, in_proj_bias, out_proj_weight, out_proj_bias, num_heads, *, device=None
+):
+    """``torch.nn.MultiheadAttention(E, num_heads, batch_first=True)`` holding these weights,
+    self-attention of ``x`` (B, T, E) under a causal mask: (output (B, T, E), weights (B, T, T)
+    averaged over the heads)."""
+    device = device or reference_device()
+    E, T = np.shape(x)[2], np.shape(x)[1]
+    mha = torch.nn.MultiheadAttention(
+        E, int(num_heads), batch_first=True, dtype=REFERENCE_DTYPE, device=device
+    )
+    mha.eval()
+    with torch.no_grad():
+        mha.in_proj_weight.copy_(to_device(in_proj_weight, device))
+        mha.in_proj_bias.copy_(to_device(in_proj_bias, device))
+        mha.out_proj.weight.copy_(to_device(out_proj_weight, device))
+        mha.out_proj.bias.copy_(to_device(out_proj_bias, device))
+        xs = to_device(x, device)
+        # A boolean attn_mask of nn.MultiheadAttention is True where a query may NOT attend.
+        future = torch.ones(T, T, dtype=torch.bool, device=device).triu(1)
+        out, weights = mha(
+            xs, xs, xs, attn_mask=future, need_weights=True, average_attn_weights=True
+        )
+    return to_numpy(out), to_numpy(weights)
+
+
 def sinusoidal_positional_encoding(T, d, *, device=None):
     """PE (T, d): PE[t, 2i] = sin(t / 10000^(2i/d)), PE[t, 2i+1] = cos(t / 10000^(2i/d))."""
     device = device or reference_device()
@@ -81,6 +117,55 @@ def sinusoidal_positional_encoding(T, d, *, device=None):
     pe[:, 0::2] = torch.sin(position * div)
     pe[:, 1::2] = torch.cos(position * div)
     return to_numpy(pe)
+
+
+def positional_encoding_at(positions, d, *, device=None):
+    """Rows p_t of eq. (eq-ch6-pe) at the given (integer, possibly negative) positions, (n, d)."""
+    device = device or reference_device()
+    t = torch.as_tensor(np.asarray(positions), dtype=REFERENCE_DTYPE, device=device)[:, None]
+    i = torch.arange(int(d) // 2, dtype=REFERENCE_DTYPE, device=device)[None, :]
+    angle = t / 10000.0 ** (2 * i / int(d))
+    return to_numpy(torch.stack([torch.sin(angle), torch.cos(angle)], dim=-1).reshape(-1, int(d)))
+
+
+def attention_weights(P_q, P_k, W_q, W_k, *, device=None):
+    """softmax((P_q W_q)(P_k W_k)^T / sqrt(d_k)) over the keys, by
+    ``F.scaled_dot_product_attention`` with the identity as values (its output is then the
+    weights themselves). P_q (Tq, d), P_k (Tk, d), W_q and W_k (d, d_k): (Tq, Tk)."""
+    device = device or reference_device()
+    q = to_device(P_q, device) @ to_device(W_q, device)
+    k = to_device(P_k, device) @ to_device(W_k, device)
+    identity = torch.eye(k.shape[0], dtype=REFERENCE_DTYPE, device=device)
+    return to_numpy(F.scaled_dot_product_attention(q[None], k[None], identity[None])[0])
+
+
+def reversal_projections(P, *, device=None):
+    """One answer to the reversal design: (W_q, W_k), each (d, d).
+
+    Pair i of p_t is (sin t w_i, cos t w_i); with c_i = (T - 1) w_i, the reflection
+    [[-cos c_i, sin c_i], [sin c_i, cos c_i]] turns it into pair i of p_{T-1-t}. So
+    p_t W_q = beta p_{T-1-t} with W_q = beta M (M symmetric), W_k = I, and the score of key j is
+    beta p_{T-1-t} . p_j / sqrt(d), largest at j = T-1-t. beta is set from the smallest gap
+    between that score and any other so that every weight on the right key exceeds 0.99."""
+    device = device or reference_device()
+    P_t = to_device(P, device)
+    T, d = P_t.shape
+    w = 10000.0 ** (-2 * torch.arange(d // 2, dtype=REFERENCE_DTYPE, device=device) / d)
+    c = (T - 1) * w
+    M = torch.zeros(d, d, dtype=REFERENCE_DTYPE, device=device)
+    M[0::2, 0::2] = torch.diag(-torch.cos(c))
+    M[0::2, 1::2] = torch.diag(torch.sin(c))
+    M[1::2, 0::2] = torch.diag(torch.sin(c))
+    M[1::2, 1::2] = torch.diag(torch.cos(c))
+    reversed_rows = P_t @ M  # row t is p_{T-1-t}
+    dots = reversed_rows @ P_t.T  # (T, T): p_{T-1-t} . p_j
+    right = torch.arange(T - 1, -1, -1, device=device)
+    best = dots[torch.arange(T, device=device), right]
+    gaps = best[:, None] - dots
+    gaps[torch.arange(T, device=device), right] = float("inf")
+    gap = float(gaps.min()) if T > 1 else 1.0
+    beta = math.sqrt(d) * (math.log(100.0 * T) + 1.0) / gap
+    return to_numpy(beta * M), to_numpy(torch.eye(d, dtype=REFERENCE_DTYPE, device=device))
 
 
 def linear_recurrence(a, b, h0, *, device=None):
