@@ -38,7 +38,9 @@ NumPy, run them over whole sequences, and derive the backward pass of one
 LSTM step. Each is compared with `torch.nn.LSTMCell`, `torch.nn.LSTM`,
 `torch.nn.GRUCell`, `torch.nn.GRU` or autograd, given your packed weights.
 Calling those modules in your answers is not allowed: the point is to build
-them.
+them. Then you move an LSTM trained in CS231n's layout into PyTorch's, and you
+design, by hand, the weights of an LSTM that carries a word across a thousand
+others.
 """
             + LAYOUT
             + how_to(parts.PARTS),
@@ -176,6 +178,113 @@ def lstm_step_backward(dh_t, dc_t, x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
                          dc * i * (1 - g ** 2), dh_t * tanh_c * o * (1 - o)], axis=1)
     db = dz.sum(axis=0)
     return dz @ W_ih, dz @ W_hh, dc * f, dz.T @ x_t, dz.T @ h_prev, db, db.copy()
+    ### END SOLUTION
+''',
+        ),
+        *graded_part(
+            6,
+            parts.REPACK_CS231N,
+            "CS231n's LSTM in PyTorch",
+            r"""
+CS231n's assignment 3 stores an LSTM in another layout: `Wx` is `(D, 4H)`, `Wh` is
+`(H, 4H)`, there is one bias `b` of shape `(4H,)`, and the four gate blocks along the
+last axis are in the order **i, f, o, g**. Its `lstm_forward(x, h0, Wx, Wh, b)` starts
+from `h0` and a zero cell state and returns the hidden states of every step. Suppose you
+trained an LSTM there and want to keep using it with `torch.nn.LSTM`.
+
+Write `repack_cs231n(Wx, Wh, b, x, h0)` returning PyTorch's `(W_ih, W_hh, b_ih, b_hh)`
+such that `torch.nn.LSTM(D, H, batch_first=True)` holding them, started from `h0` and
+`c0 = 0`, computes on `x` the same hidden states as CS231n's
+`lstm_forward(x, h0, Wx, Wh, b)`. `x` `(N, T, D)` and `h0` `(N, H)` are the inputs the
+grader runs both models on: your function needs only the weights.
+
+**How it is judged.** By behaviour, not by comparing arrays: the grader runs both
+forwards on `x` and `h0` and compares every hidden state under the tolerance. PyTorch
+adds two biases, so more than one answer is right.
+""",
+            '''
+def repack_cs231n(Wx, Wh, b, x, h0):
+    """CS231n's (Wx, Wh, b), gates i, f, o, g -> PyTorch's (W_ih, W_hh, b_ih, b_hh)."""
+    ### BEGIN SOLUTION
+    H = Wh.shape[0]
+    i, f, o, g = (slice(k * H, (k + 1) * H) for k in range(4))   # CS231n's blocks
+
+    def in_torch_order(packed):                                   # last axis: i, f, g, o
+        return np.concatenate([packed[..., i], packed[..., f], packed[..., g], packed[..., o]],
+                              axis=-1)
+
+    return in_torch_order(Wx).T, in_torch_order(Wh).T, in_torch_order(b), np.zeros(4 * H)
+    ### END SOLUTION
+''',
+        ),
+        markdown(
+            "cue_language_text",
+            """
+Part 7 uses the cue-to-blank language of chapters 4 and 5. This cell prints a few
+sentences (with their answers) and the vocabulary's word ids:
+""",
+        ),
+        free("""
+from autograder.experiments.cue_task import VOCAB, cue_task
+
+demo = cue_task(4, 9, seed=0)       # four sentences, the cue 9 words before the blank
+for k in range(4):
+    print(demo.sentence(k, with_answer=True))
+print(dict(enumerate(VOCAB)))
+"""),
+        *graded_part(
+            7,
+            parts.CUE_CARRIER,
+            "design an LSTM that carries the cue",
+            r"""
+The book's first section builds a one-unit LSTM by hand that remembers "he" or "she".
+Now build one for the cue-to-blank language: *"i'm hungry the news was late ... i want
+to go ___"* is answered *eat* (tired: sleep, bored: play, thirsty: drink), with up to
+1,000 filler words between the cue and the blank. Nothing is trained: you choose every
+weight. Decide, gate by gate, on which words each gate should be open.
+
+Write `cue_carrier(vocab_size, cue_ids, answer_ids, blank_id, sentences)` returning
+`(W_ih, W_hh, b_ih, b_hh, W_hy, b_y)`:
+
+* **Words** are one-hot vectors of size `vocab_size`: column `k` of `W_ih` is what word
+  `k` adds to the gates' pre-activations. `cue_ids[j]` is the id of cue `j` and
+  `answer_ids[j]` the id of its answer; `blank_id` is the id of `___`. `sentences`
+  `(N, T)` holds the word ids of the sentences the grader runs; your weights should not
+  need them.
+* **The LSTM** is `torch.nn.LSTM(vocab_size, H, batch_first=True)` holding your `W_ih`
+  `(4H, vocab_size)`, `W_hh` `(4H, H)`, `b_ih` and `b_hh` `(4H,)`, gate blocks in
+  PyTorch's order i, f, g, o, started from zero states. You choose the hidden size `H`,
+  from 1 to 32.
+* **The read-out** is `torch.nn.Linear(H, vocab_size)` holding your `W_hy`
+  `(vocab_size, H)` and `b_y` `(vocab_size,)`, applied to the hidden state at the blank:
+  one score per word of the vocabulary.
+* Every weight and bias lies between -100 and 100.
+
+**What is checked** (in float64): in every sentence, at the blank, the answer gets the
+highest score of the whole vocabulary, ahead of every other word by at least 1. The
+visible cases have 100 and 1,000 fillers and four cues; the hidden ones other sentences
+(none longer), no filler at all, and two or three cues (`cue_ids` is then shorter). Many
+weight sets are right. When yours fail, the message names the first sentence that
+fails, what your model scored there, and what its gates did.
+""",
+            '''
+def cue_carrier(vocab_size, cue_ids, answer_ids, blank_id, sentences):
+    """-> (W_ih, W_hh, b_ih, b_hh, W_hy, b_y) of an LSTM and read-out that answer the cue."""
+    ### BEGIN SOLUTION
+    H, big = len(cue_ids), 20.0                       # one memory unit per cue
+    W_ih, W_hh = np.zeros((4 * H, vocab_size)), np.zeros((4 * H, H))
+    b_ih, b_hh = np.zeros(4 * H), np.zeros(4 * H)
+    i, f, g, o = (slice(k * H, (k + 1) * H) for k in range(4))
+    units = np.arange(H)
+    b_ih[i] = -big                                    # input gate: shut ...
+    W_ih[i.start + units, cue_ids] = 2 * big          # ... except on unit j's cue
+    b_ih[f] = big                                     # forget gate: keep everything
+    b_ih[g] = big                                     # candidate: write +1
+    b_ih[o] = -big                                    # output gate: shut ...
+    W_ih[o, blank_id] = 2 * big                       # ... except at the blank
+    W_hy, b_y = np.zeros((vocab_size, H)), np.zeros(vocab_size)
+    W_hy[answer_ids, units] = 10.0                    # unit j votes for answer j
+    return W_ih, W_hh, b_ih, b_hh, W_hy, b_y
     ### END SOLUTION
 ''',
         ),
