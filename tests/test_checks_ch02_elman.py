@@ -13,7 +13,7 @@ import re
 import numpy as np
 import pytest
 import torch
-from conftest import assert_rejected, solution_namespace
+from conftest import assert_passes, assert_rejected, solution_namespace
 
 from autograder.checks import ch02_elman as checks
 
@@ -286,23 +286,6 @@ def test_mutants_are_rejected_with_a_pointed_message(check, name, fn, hint):
     assert_rejected(check, fn, hint, name)
 
 
-@pytest.mark.parametrize(
-    "check",
-    [
-        checks.check_rnn_step,
-        checks.check_rnn_forward,
-        checks.check_rnn_output,
-        checks.check_many_to_one_logits,
-    ],
-)
-def test_the_student_stub_fails_with_a_clear_message(check):
-    def stub(*args, **kwargs):
-        raise NotImplementedError()
-
-    with pytest.raises(AssertionError, match="not implemented yet"):
-        check(stub)
-
-
 def test_the_failure_message_names_the_first_wrong_time_step():
     def late_bug(x, h0, W_ih, W_hh, b_ih, b_hh):
         hs = _fwd(x, h0, W_ih, W_hh, b_ih, b_hh)
@@ -401,3 +384,348 @@ def test_hidden_sizes_differ_from_the_visible_ones():
     for s in range(50):
         case = checks.make_case(s)
         assert case.sizes["D"] != case.sizes["H"], "a transposed W_ih must not fit by chance"
+
+
+# --- uses=: a later part that calls a failing earlier part says "fix it first" -------------
+
+WRONG_STEP_RIGHT_FORWARD = """
+def rnn_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
+    return np.tanh(x_t @ W_ih.T + h_prev @ W_hh + b_ih + b_hh)      # W_hh not transposed
+
+def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh):
+    h, hs = h0, []
+    for t in range(x.shape[1]):
+        h = rnn_step(x[:, t], h, W_ih, W_hh, b_ih, b_hh)
+        hs.append(h)
+    return np.stack(hs, axis=1)
+
+def rnn_output(hs, W_hy, b_y):
+    return hs @ W_hy.T + b_y
+
+def many_to_one_logits(x, h0, W_ih, W_hh, b_ih, b_hh, W_hy, b_y):
+    return rnn_output(rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh)[:, -1:], W_hy, b_y)[:, 0]
+"""
+
+
+def test_a_later_part_that_calls_a_failing_earlier_part_says_fix_it_first():
+    namespace = {"np": np}
+    exec(WRONG_STEP_RIGHT_FORWARD, namespace)
+    for check in (checks.check_rnn_forward, checks.check_many_to_one_logits):
+        with pytest.raises(AssertionError) as info:
+            check(namespace[check.part.name])
+        msg = str(info.value)
+        assert "calls your `rnn_step`, which fails its own check (`check_rnn_step`)" in msg
+        assert "fix it first" in msg and "What this test saw" in msg
+    with pytest.raises(AssertionError, match="W_hh is used transposed"):  # what it saw
+        checks.check_rnn_forward(namespace["rnn_forward"])
+    # With the step fixed, the same forward pass and classifier pass.
+    exec(LOOPS_STEP, namespace)
+    checks.check_rnn_forward(namespace["rnn_forward"])
+    checks.check_many_to_one_logits(namespace["many_to_one_logits"])
+
+
+LOOPS_STEP = """
+def rnn_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
+    return np.tanh(x_t @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh)
+"""
+
+
+def test_a_wrong_forward_pass_is_named_before_the_classifier_that_calls_it():
+    namespace = {"np": np}
+    exec(WRONG_STEP_RIGHT_FORWARD + LOOPS_STEP, namespace)
+    exec(
+        "def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh):\n"
+        "    return np.stack([rnn_step(x[:, t], h0, W_ih, W_hh, b_ih, b_hh)\n"
+        "                     for t in range(x.shape[1])], axis=1)\n",
+        namespace,
+    )
+    with pytest.raises(AssertionError) as info:
+        checks.check_many_to_one_logits(namespace["many_to_one_logits"])
+    assert "calls your `rnn_forward`, which fails its own check" in str(info.value)
+
+
+def test_float32_mistakes_round_floating_arrays_only():
+    """Issue 17: the float32 mistake once cast integer arrays (lengths, token ids) to float."""
+    seen = {}
+
+    def fn(x, lengths):
+        seen.update(x=x, lengths=lengths)
+        return x
+
+    checks._float32(fn, {"x": np.array([0.1]), "lengths": np.array([3], dtype=np.int64)})
+    assert seen["lengths"].dtype == np.int64 and seen["x"][0] == np.float64(np.float32(0.1))
+
+
+# --- Part 5: last_states ---------------------------------------------------------------
+
+
+def last_states_loop(hs, lengths):
+    return np.stack([hs[b, int(length) - 1] for b, length in enumerate(lengths)])
+
+
+def last_states_take_along(hs, lengths):
+    return np.take_along_axis(hs, (lengths - 1)[:, None, None], axis=1)[:, 0]
+
+
+def last_states_mask(hs, lengths):
+    """A one-hot mask of each sequence's last step, summed over time (exact: one term each)."""
+    last = np.arange(hs.shape[1])[None, :] == (lengths - 1)[:, None]
+    return np.einsum("bth,bt->bh", hs, last.astype(np.float64))
+
+
+def last_states_python(hs, lengths):
+    out = np.empty((hs.shape[0], hs.shape[2]))
+    for b in range(hs.shape[0]):
+        t = 0
+        while t + 1 < lengths[b]:  # walk to the last real step
+            t += 1
+        out[b] = hs[b, t]
+    return out
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        SOL["last_states"],
+        last_states_loop,
+        last_states_take_along,
+        last_states_mask,
+        last_states_python,
+    ],
+    ids=lambda f: f.__name__,
+)
+def test_honest_last_states_pass(fn, capfd):
+    assert_passes(checks.check_last_states, fn, capfd)
+    for seed in SEEDS:
+        assert_passes(checks.check_last_states, fn, capfd, seed=seed, spare_steps=1)
+
+
+def test_the_last_states_reference_is_h_n_of_a_packed_run():
+    """The reference reads the states of the padded run; h_n of nn.RNN run on the packed inputs
+    themselves gives the same states (and running each sequence alone does too)."""
+    from autograder.references import ch02_elman as ref
+
+    for seed in SEEDS:
+        args = checks.LAST_STATES.inputs(seed)
+        c = checks.make_case(seed, zero_state=True)
+        x, lengths = c.x.copy(), args["lengths"]
+        for b, length in enumerate(lengths):
+            x[b, length:] = 0.0
+        rnn = ref.elman_module(
+            torch.nn.RNN,
+            c.W_ih,
+            c.W_hh,
+            c.b_ih,
+            c.b_hh,
+            "tanh",
+            torch.device("cpu"),
+            batch_first=True,
+        )
+        packed = torch.nn.utils.rnn.pack_padded_sequence(
+            torch.from_numpy(x), torch.from_numpy(lengths), batch_first=True, enforce_sorted=False
+        )
+        with torch.no_grad():
+            _, h_n = rnn(packed)
+        np.testing.assert_allclose(ref.last_states(**args), h_n[0].numpy(), rtol=0, atol=1e-12)
+        alone = [
+            ref.rnn_forward(x[b : b + 1, :length], c.h0[b : b + 1], c.W_ih, c.W_hh, c.b_ih, c.b_hh)[
+                0, -1
+            ]
+            for b, length in enumerate(lengths)
+        ]
+        np.testing.assert_allclose(ref.last_states(**args), np.stack(alone), rtol=0, atol=1e-12)
+
+
+LAST_MUTANTS = {
+    "last column": (lambda hs, lengths: hs[:, -1], checks.LAST_COLUMN),
+    "off by one, clipped": (
+        lambda hs, lengths: hs[np.arange(len(lengths)), np.minimum(lengths, hs.shape[1] - 1)],
+        checks.OFF_BY_ONE,
+    ),
+    "off by one": (lambda hs, lengths: hs[np.arange(len(lengths)), lengths], "IndexError"),
+    "packed order": (
+        lambda hs, lengths: np.stack(
+            [hs[b, lengths[b] - 1] for b in sorted(range(len(lengths)), key=lambda b: -lengths[b])]
+        ),
+        checks.PACKED_ORDER,
+    ),
+    "mean of the real states": (
+        lambda hs, lengths: np.stack([hs[b, :n].mean(axis=0) for b, n in enumerate(lengths)]),
+        checks.MEAN_STATE,
+    ),
+    "time axis indexed first": (lambda hs, lengths: hs[:, lengths - 1], "should have shape"),
+    "lengths as float": (
+        lambda hs, lengths: hs[np.arange(len(lengths)), (lengths - 1.0)],
+        "IndexError",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", LAST_MUTANTS)
+def test_last_states_mistakes_are_named(name):
+    fn, hint = LAST_MUTANTS[name]
+    assert_rejected(checks.check_last_states, fn, hint, name)
+
+
+# --- Part 6: order_latch (a design, judged by a property) -----------------------------------
+
+
+def latch_reversed_sign(vocab_size, marker_a, marker_b, sequences):
+    """A pushes the state down, B up; the read-out reads the sign the other way round."""
+    W_ih = np.zeros((1, vocab_size))
+    W_ih[0, [marker_a, marker_b]] = [-0.8, 0.8]
+    return W_ih, np.array([[1.9]]), np.zeros(1), np.zeros(1), np.array([[6.0], [-6.0]]), np.zeros(2)
+
+
+def latch_two_copies(vocab_size, marker_a, marker_b, sequences):
+    """Two identical latches (H = 2), W_hh = 2 I; the read-out adds them up."""
+    W_ih = np.zeros((2, vocab_size))
+    W_ih[:, marker_a], W_ih[:, marker_b] = 1.0, -1.0
+    W_hy = np.array([[-3.0, -3.0], [3.0, 3.0]])
+    return W_ih, 2.0 * np.eye(2), np.zeros(2), np.zeros(2), W_hy, np.zeros(2)
+
+
+def latch_coupled_four(vocab_size, marker_a, marker_b, sequences):
+    """Four units coupled all to all (W_hh = ones / 2, largest singular value exactly 2): their
+    common mode is the latch; biases that cancel (b_ih = -b_hh) and a read-out with a bias."""
+    W_ih = np.zeros((4, vocab_size))
+    W_ih[:, marker_a], W_ih[:, marker_b] = 0.9, -0.9
+    b = np.array([0.3, -0.2, 0.1, 0.0])
+    W_hy = np.array([[-1.0] * 4, [1.0] * 4])
+    return W_ih, np.full((4, 4), 0.5), b, -b, W_hy, np.array([0.5, 0.5])
+
+
+def latch_python_lists(vocab_size, marker_a, marker_b, sequences):
+    """Built from Python lists, with an extra idle unit that reads nothing."""
+    column = lambda t: [1.1 if t == marker_a else -1.1 if t == marker_b else 0.0, 0.0]  # noqa: E731
+    W_ih = np.array([column(t) for t in range(vocab_size)]).T
+    W_hh = np.array([[1.95, 0.0], [0.0, 0.3]])
+    return (
+        W_ih,
+        W_hh,
+        np.zeros(2),
+        np.zeros(2),
+        np.array([[-5.0, 7.0], [5.0, 7.0]]),
+        np.array([0.0, 0.0]),
+    )
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        SOL["order_latch"],
+        latch_reversed_sign,
+        latch_two_copies,
+        latch_coupled_four,
+        latch_python_lists,
+    ],
+    ids=lambda f: f.__name__,
+)
+def test_honest_latches_pass(fn, capfd):
+    assert_passes(checks.check_order_latch, fn, capfd)
+    assert_passes(checks.check_order_latch, fn, capfd, seed=7)
+
+
+def _latch_variant(**change):
+    """The notebook's solution with some outputs replaced."""
+
+    def fn(vocab_size, marker_a, marker_b, sequences):
+        values = dict(
+            zip(checks.LATCH_WEIGHTS, SOL["order_latch"](vocab_size, marker_a, marker_b, sequences))
+        )
+        for name, make in change.items():
+            values[name] = make(values)
+        return tuple(values[name] for name in checks.LATCH_WEIGHTS)
+
+    return fn
+
+
+LATCH_MUTANTS = {
+    "just above the bound": (_latch_variant(W_hh=lambda v: np.array([[2.05]])), checks.STRONG),
+    "five units": (
+        _latch_variant(
+            W_ih=lambda v: np.repeat(v["W_ih"], 5, axis=0),
+            W_hh=lambda v: 2.0 * np.eye(5),
+            b_ih=lambda v: np.zeros(5),
+            b_hh=lambda v: np.zeros(5),
+            W_hy=lambda v: np.repeat(v["W_hy"], 5, axis=1),
+        ),
+        "this part allows 1 to 4",
+    ),
+    "sizes that disagree": (_latch_variant(b_hh=lambda v: np.zeros(2)), "must be the same"),
+    "W_ih transposed": (_latch_variant(W_ih=lambda v: v["W_ih"].T.copy()), "should have shape"),
+    "float32 weights": (_latch_variant(W_hy=lambda v: v["W_hy"].astype(np.float32)), "float64"),
+    "a list of weights": (
+        lambda vocab_size, marker_a, marker_b, sequences: list(
+            SOL["order_latch"](vocab_size, marker_a, marker_b, sequences)
+        ),
+        "should return a tuple",
+    ),
+    "both markers push the same way": (
+        _latch_variant(W_ih=lambda v: np.abs(v["W_ih"])),
+        checks.BLIND,
+    ),
+    "read-out ignores the state": (
+        _latch_variant(W_hy=lambda v: np.zeros((2, 1))),
+        checks.BLIND,
+    ),
+    "B forgotten (a latch that remembers that A appeared)": (
+        _latch_variant(W_ih=lambda v: np.maximum(v["W_ih"], 0.0)),
+        checks.ONE_MARKER,
+    ),
+    "a unit that fades, among four": (
+        lambda vocab_size, marker_a, marker_b, sequences: (
+            np.tile(np.eye(vocab_size)[[marker_a]] - np.eye(vocab_size)[[marker_b]], (4, 1)),
+            0.2 * np.ones((4, 4)),
+            np.zeros(4),
+            np.zeros(4),
+            np.array([[-5.0] * 4, [5.0] * 4]),
+            np.zeros(2),
+        ),
+        checks.FADES,
+    ),
+    "tanh saturated, read-out too weak": (
+        _latch_variant(W_hy=lambda v: np.array([[-1.4], [1.4]])),
+        checks.WEAK_READOUT,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", LATCH_MUTANTS)
+def test_latch_mistakes_are_named(name):
+    fn, hint = LATCH_MUTANTS[name]
+    assert_rejected(checks.check_order_latch, fn, hint, name)
+
+
+def test_the_latch_message_names_the_sequence_and_what_the_network_did():
+    """The first failing declared sequence: its length, where A and B are, the states."""
+    overwrite = _latch_variant(W_ih=lambda v: 2.0 * v["W_ih"] / np.abs(v["W_ih"]).max())
+    msg = assert_rejected(checks.check_order_latch, overwrite, checks.OVERWRITES)
+    assert "length T = 12" in msg and "A at step 1, B at step 2" in msg
+    assert "it flipped the answer" in msg and "h_1 = [+0.964] after A" in msg
+
+
+def test_the_visible_latch_cases_reach_the_longest_hidden_length():
+    """A memory that fades slowly must fail in sight, not only in the hidden cases."""
+    assert max(
+        s.shape[1] for s in checks.ORDER_LATCH.build(checks.ORDER_LATCH.visible[0])[0]["sequences"]
+    ) == max(
+        s.shape[1]
+        for c in checks.ORDER_LATCH.hidden
+        for s in checks.ORDER_LATCH.build(c)[0]["sequences"]
+    )
+
+
+def test_latch_sequences_are_order_task_sequences_with_the_edge_cases():
+    for case in checks.ORDER_LATCH.cases():
+        args = checks.ORDER_LATCH.inputs(case.seed, **case.sizes)
+        A, B = args["marker_a"], args["marker_b"]
+        for tokens in args["sequences"]:
+            assert tokens.dtype == np.int64 and tokens.min() >= 0
+            assert tokens.max() < args["vocab_size"]
+            assert np.all((tokens == A).sum(axis=1) == 1) and np.all((tokens == B).sum(axis=1) == 1)
+            first = {(int(np.argmax(r == A)), int(np.argmax(r == B))) for r in tokens[:6]}
+            T = tokens.shape[1]
+            assert {(0, 1), (1, 0), (T - 2, T - 1), (T - 1, T - 2)} <= first
+            labels = np.argmax(tokens == A, axis=1) < np.argmax(tokens == B, axis=1)
+            assert 0 < labels.mean() < 1

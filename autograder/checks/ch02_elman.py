@@ -2,9 +2,16 @@
 
 Each part below is declared once (:class:`~autograder.parts.Part`): inputs
 from a seed (sizes drawn unless given), the reference (``torch.nn.RNNCell`` /
-``torch.nn.RNN`` / ``torch.nn.Linear`` on the reference device), the outputs,
+``torch.nn.RNN`` / ``torch.nn.Linear`` on the reference device; for the last
+states of a padded batch, ``h_n`` after ``pack_padded_sequence``), the outputs,
 the known mistakes, the visible and hidden cases. The notebook's test cells,
 the in-kernel check and the isolated grader all derive from it.
+
+The last part, ``order_latch``, is a design: the student returns weights, and
+:func:`_latch_property` runs them through ``nn.RNN`` and ``nn.Linear`` on the
+declared order-task sequences, names the first one that fails, shows the states
+the network went through, and diagnoses the classic failures (the phrases that
+the declared mistakes use as their descriptions).
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ __all__ = [
     "check_rnn_forward",
     "check_rnn_output",
     "check_many_to_one_logits",
+    "check_last_states",
+    "check_order_latch",
 ]
 
 LAYOUT_HINT = (
@@ -131,9 +140,14 @@ def _step_mistakes(args):
 
 
 def _float32(fn, args):
-    """What a float32-internal computation returns, cast back to float64."""
+    """What a float32-internal computation returns, cast back to float64 (floating arrays are
+    rounded to float32; integer arrays, lengths and token ids, stay as they are)."""
     low = {
-        k: (v.astype(np.float32).astype(np.float64) if isinstance(v, np.ndarray) else v)
+        k: (
+            v.astype(np.float32).astype(np.float64)
+            if isinstance(v, np.ndarray) and v.dtype.kind == "f"
+            else v
+        )
         for k, v in args.items()
     }
     return np.asarray(fn(**low), dtype=np.float32).astype(np.float64)
@@ -244,6 +258,7 @@ RNN_FORWARD = Part(
     mistakes=_forward_mistakes,
     hint=LAYOUT_HINT + " x has shape (batch, time, input_size); return (batch, time, hidden_size).",
     sizes=_sizes,
+    uses=(RNN_STEP,),
 )
 
 
@@ -354,11 +369,440 @@ MANY_TO_ONE_LOGITS = Part(
     mistakes=_logits_mistakes,
     hint=LAYOUT_HINT,
     sizes=_sizes,
+    uses=(RNN_STEP, RNN_FORWARD, RNN_OUTPUT),
 )
 
-PARTS = (RNN_STEP, RNN_FORWARD, RNN_OUTPUT, MANY_TO_ONE_LOGITS)
+
+# --- Part 5: the last real state of each sequence in a padded batch ------------------------
+
+LAST_COLUMN = (
+    "hs[:, -1] is taken: for every sequence shorter than T the last column is a padding step"
+)
+OFF_BY_ONE = "hs[b, lengths[b]] is taken (off by one: h_L is at index L - 1)"
+PACKED_ORDER = "the rows come out sorted by length (the packed order), not in the batch's order"
+MEAN_STATE = "the mean of the real states h_1..h_L is taken instead of the last one"
+
+
+def _last_inputs(seed, batch=None, seq_len=None, hidden_size=None, spare_steps=0):
+    """A padded batch run through the network: the states ``hs`` of every step, padding steps
+    included (the network keeps running over the zero inputs after each sequence's end), and
+    the real ``lengths``. ``spare_steps``: padding after the longest sequence too (a batch
+    padded to a fixed length), so that no length equals T."""
+    c = make_case(seed, batch=batch, seq_len=seq_len, hidden_size=hidden_size, zero_state=True)
+    rng = np.random.default_rng(seed + 7919)
+    B, T, _ = c.x.shape
+    longest = max(1, T - spare_steps)
+    for _ in range(1000):
+        lengths = rng.integers(1, longest + 1, size=B)
+        if not spare_steps:
+            lengths[rng.integers(B)] = T  # pad_sequence pads to the longest sequence
+        # Not in decreasing order (pack_padded_sequence's sorted order must not be the answer).
+        if B < 2 or longest < 2 or not np.all(np.diff(lengths) <= 0):
+            break
+    x = c.x.copy()
+    for b, length in enumerate(lengths):
+        x[b, length:] = 0.0  # zero vectors after each sequence's end
+    hs = ref.rnn_forward(x, c.h0, c.W_ih, c.W_hh, c.b_ih, c.b_hh)
+    return dict(hs=hs, lengths=lengths.astype(np.int64))
+
+
+def _last_mistakes(args):
+    hs, lengths = args["hs"], args["lengths"]
+    B, T, _ = hs.shape
+    rows = np.arange(B)
+    order = np.argsort(-lengths, kind="stable")
+    return {
+        LAST_COLUMN: lambda: hs[:, -1].copy(),
+        # Where a length equals T this index is out of range (an IndexError, not a value).
+        OFF_BY_ONE: lambda: hs[rows, lengths] if lengths.max() < T else None,
+        PACKED_ORDER: lambda: hs[order, lengths[order] - 1],
+        MEAN_STATE: lambda: np.stack([hs[b, : lengths[b]].mean(axis=0) for b in rows]),
+    }
+
+
+LAST_STATES = Part(
+    grade_id="last_states",
+    points=2,
+    signature=("hs", "lengths"),
+    inputs=_last_inputs,
+    reference=ref.last_states,
+    reference_name="h_n of torch.nn.RNN on a batch packed with pack_padded_sequence",
+    outputs=(Output("h_last", "last real states", axes=("batch row", "hidden unit")),),
+    # Case 1 is padded beyond its longest sequence, so an index off by one gives values there
+    # (where a length equals T it gives an IndexError instead).
+    visible=(Case(0), Case(1, spare_steps=2)),
+    hidden=(
+        Case(501),
+        Case(502, batch=1),
+        Case(503, seq_len=1),
+        Case(504, seq_len=9, spare_steps=3),
+        Case(505, batch=9, seq_len=15),
+        Case(506, hidden_size=1),
+    ),
+    mistakes=_last_mistakes,
+    hint=(
+        "hs has shape (B, T, H) and hs[b, t] is h_{t+1} of sequence b (h_0 is not in hs); the "
+        "steps after a sequence's length are padding. lengths has shape (B,); return (B, H)."
+    ),
+    sizes=lambda args: {**recurrent_sizes(args), "lengths": args["lengths"].tolist()},
+)
+
+
+# --- Part 6: design a latch that solves the order task at any length ------------------------
+
+#: What the design must meet, stated in the notebook.
+LATCH_MAX_HIDDEN = 4
+LATCH_SIGMA_BOUND = 2.0  # largest singular value of W_hh
+LATCH_MARGIN = 3.0  # z_label - z_other at h_T
+LATCH_PROBE = 100  # distractors after the markers in the diagnostic probes
+
+# Diagnoses: the property check names the first that fits; the declared mistakes use them.
+STRONG = (
+    "the recurrent weights are stronger than allowed "
+    f"(the largest singular value of W_hh is above {LATCH_SIGMA_BOUND:g})"
+)
+NEVER_LEAVES_ZERO = "the state never leaves zero (the markers do not reach the hidden state)"
+CHAPTER_IDS = "the chapter's marker ids 0 and 1 are used instead of marker_a and marker_b"
+DRIFTS = (
+    "the state drifts away from zero before any marker "
+    "(a bias or a distractor's column of W_ih pushes it)"
+)
+FADES = (
+    "the memory fades (W_hh is too weak to hold a state: after the first marker the state "
+    "decays back towards zero over the distractors)"
+)
+ONE_MARKER = (
+    "only one marker reaches the hidden state (both appear in every sequence: what must be "
+    "stored is which came first)"
+)
+FLIPS_EACH_STEP = (
+    "the state changes sign at every step (a negative W_hh), so the answer depends on how "
+    "many steps follow the markers"
+)
+OVERWRITES = (
+    "the second marker overwrites the first "
+    "(its input weight is too strong for W_hh to hold the state)"
+)
+OPPOSITE = "the read-out answers the opposite class (label 1 means A came before B)"
+WEAK_READOUT = (
+    f"the read-out is too weak (the right class wins, but by a logit margin below {LATCH_MARGIN:g})"
+)
+BLIND = "the answer does not depend on the order of the markers"
+
+LATCH_WEIGHTS = ("W_ih", "W_hh", "b_ih", "b_hh", "W_hy", "b_y")
+LATCH_PER_LENGTH = 24  # sequences per declared length
+
+
+def _order_sequences(vocab_size, marker_a, marker_b, length, seed):
+    """Order-task sequences (autograder.experiments.tasks.order_task, markers anywhere) with
+    this case's marker ids, opening with the edge cases: the markers side by side at the start
+    and at the end, and as far apart as they can be."""
+    from ..experiments.tasks import MARKER_A, MARKER_B, order_task
+
+    task = order_task(
+        LATCH_PER_LENGTH, seq_len=length, marker_span=length, vocab_size=vocab_size, seed=seed
+    )
+    tokens = task.tokens.copy()
+    edges = [(0, 1), (1, 0), (0, length - 1), (length - 1, 0), (length - 2, length - 1)]
+    edges += [(length - 1, length - 2)]
+    rng = np.random.default_rng(seed)
+    for row, (a, b) in enumerate(edges if length >= 2 else ()):
+        markers = (tokens[row] == MARKER_A) | (tokens[row] == MARKER_B)
+        tokens[row, markers] = rng.integers(2, vocab_size, size=int(markers.sum()))
+        tokens[row, a], tokens[row, b] = MARKER_A, MARKER_B
+    # The task's ids (A = 0, B = 1, distractors 2..V-1) mapped to this case's.
+    others = [t for t in range(vocab_size) if t not in (marker_a, marker_b)]
+    ids = np.array([marker_a, marker_b, *others], dtype=np.int64)
+    return ids[tokens]
+
+
+def _latch_inputs(seed, vocab_size=None, marker_a=None, marker_b=None, lengths=None):
+    rng = np.random.default_rng(seed)
+    V = vocab_size or int(rng.integers(3, 30))
+    A = int(rng.integers(V)) if marker_a is None else marker_a
+    B = int(rng.choice([t for t in range(V) if t != A])) if marker_b is None else marker_b
+    if lengths is None:
+        lengths = (int(rng.integers(2, 13)), int(rng.integers(13, 100)), 500)
+    sequences = tuple(
+        _order_sequences(V, A, B, L, seed=1000 * seed + i) for i, L in enumerate(lengths)
+    )
+    return dict(vocab_size=V, marker_a=A, marker_b=B, sequences=sequences)
+
+
+def _vec(h) -> str:
+    return "[" + ", ".join(f"{v:+.3f}" for v in np.ravel(h)) + "]"
+
+
+def _latch_sizes(args) -> dict:
+    lengths = "/".join(str(s.shape[1]) for s in args["sequences"])
+    return {"V": args["vocab_size"], "A": args["marker_a"], "B": args["marker_b"], "T": lengths}
+
+
+def _size_problem(values, vocab_size) -> str | None:
+    W_ih, W_hh, b_ih, b_hh, W_hy, _ = values
+    sizes = {
+        "W_ih.shape[0]": W_ih.shape[0],
+        "W_hh.shape[0]": W_hh.shape[0],
+        "W_hh.shape[1]": W_hh.shape[1],
+        "b_ih.shape[0]": b_ih.shape[0],
+        "b_hh.shape[0]": b_hh.shape[0],
+        "W_hy.shape[1]": W_hy.shape[1],
+    }
+    if len(set(sizes.values())) > 1:
+        listed = ", ".join(f"{k} = {v}" for k, v in sizes.items())
+        return (
+            f"The hidden size H must be the same in every weight, but {listed}. Shapes: W_ih "
+            f"(H, {vocab_size}), W_hh (H, H), b_ih and b_hh (H,), W_hy (2, H), b_y (2,)."
+        )
+    H = W_hh.shape[0]
+    if not 1 <= H <= LATCH_MAX_HIDDEN:
+        return f"Your network has H = {H} hidden units; this part allows 1 to {LATCH_MAX_HIDDEN}."
+    return None
+
+
+def _decisions(logits) -> np.ndarray:
+    """The class the read-out answers at every state (ties go to class 0, as argmax does)."""
+    return (logits[..., 1] > logits[..., 0]).astype(int)
+
+
+def _diagnose(args, values) -> str:
+    """Why a design fails, from its weights and from five probes run through the same
+    reference model: distractors only, A or B then distractors, A B or B A then distractors."""
+    W_ih, W_hh = values[0], values[1]
+    V, A, B = args["vocab_size"], args["marker_a"], args["marker_b"]
+    marker_cols = np.abs(W_ih[:, [A, B]]).max()
+    if {A, B}.isdisjoint((0, 1)) and marker_cols == 0 and np.abs(W_ih[:, [0, 1]]).max() > 0:
+        return (
+            f"This case's markers are A = {A} and B = {B}, whose columns of W_ih are zero, "
+            f"while columns 0 and 1 (distractors here) are not. Diagnosis: {CHAPTER_IDS}."
+        )
+    distractors = [t for t in range(V) if t not in (A, B)]
+    n = LATCH_PROBE + 2
+    fill = np.array([distractors[i % len(distractors)] for i in range(n)], dtype=np.int64)
+    probes = np.stack([fill.copy() for _ in range(5)])
+    probes[1, 0], probes[2, 0] = A, B
+    probes[3, :2], probes[4, :2] = (A, B), (B, A)
+    hs, logits = ref.one_hot_run(probes, *values)
+    dec = _decisions(logits)
+    norms = np.linalg.norm(hs, axis=-1)
+    if norms.max() < 1e-6:
+        why = "the markers' columns of W_ih are zero" if marker_cols == 0 else "see W_ih"
+        return (
+            f"On every probe (A or B, then {n - 1} distractors) the state stays at zero "
+            f"(largest |h| {norms.max():.1e}; {why}). Diagnosis: {NEVER_LEAVES_ZERO}."
+        )
+    if norms[0].max() > 0.05:
+        return (
+            f"With no marker at all, after {n} distractors h = {_vec(hs[0, -1])}, not 0, "
+            f"and the read-out already answers class {dec[0, -1]}. Diagnosis: {DRIFTS}."
+        )
+    for i, name, token in ((1, "A", A), (2, "B", B)):
+        if norms[i, 0] < 1e-6:
+            return (
+                f"Read from h_0 = 0, {name} (token {token}) leaves the state at zero "
+                f"(|h| = {norms[i, 0]:.1e}), while the other marker moves it to "
+                f"{_vec(hs[3 - i, 0])}. Diagnosis: {ONE_MARKER}."
+            )
+    changes = int(max((np.diff(dec[i, 1:]) != 0).sum() for i in (1, 2)))
+    if changes > LATCH_PROBE // 2:
+        return (
+            f"After A, the read-out's answer changes at {changes} of the next {n - 1} "
+            f"distractors (h = {_vec(hs[1, 1])}, {_vec(hs[1, 2])}, {_vec(hs[1, 3])}, ...). "
+            f"Diagnosis: {FLIPS_EACH_STEP}."
+        )
+    sigma = np.linalg.norm(W_hh, 2)
+    for i, name in ((1, "A"), (2, "B")):
+        if norms[i, -1] < 0.5 * norms[i, 0]:
+            return (
+                f"After {name} the state is {_vec(hs[i, 0])}; after {name} and {n - 1} "
+                f"distractors it has decayed to {_vec(hs[i, -1])}, {norms[i, -1] / norms[i, 0]:.1e} "
+                f"of its size (largest singular value of W_hh: {sigma:.3g}; a state that "
+                f"stays needs tanh(W_hh h) to give h back). Diagnosis: {FADES}."
+            )
+    if dec[3, -1] != dec[1, -1] or dec[4, -1] != dec[2, -1]:
+        i = 3 if dec[3, -1] != dec[1, -1] else 4
+        first, second = ("A", "B") if i == 3 else ("B", "A")
+        return (
+            f"After {first} the state is {_vec(hs[i, 0])} (the read-out answers class "
+            f"{dec[i, 0]}); right after {second} it is {_vec(hs[i, 1])} (class {dec[i, 1]}), "
+            f"and {n - 2} distractors later {_vec(hs[i, -1])} (class {dec[i, -1]}), as if "
+            f"{second} had come first. Diagnosis: {OVERWRITES}."
+        )
+    if dec[3, -1] == 0 and dec[4, -1] == 1:
+        return (
+            f"After A then B the read-out answers class 0, after B then A class 1: every "
+            f"answer is reversed. Diagnosis: {OPPOSITE}."
+        )
+    if dec[3, -1] == dec[4, -1]:
+        return (
+            f"After A then B and after B then A the read-out answers the same class, "
+            f"{dec[3, -1]} (final states {_vec(hs[3, -1])} and {_vec(hs[4, -1])}). "
+            f"Diagnosis: {BLIND}."
+        )
+    return (
+        "The probes (A then B, B then A, each followed by distractors) are answered right, so "
+        "this sequence's own steps above show where your design goes wrong."
+    )
+
+
+def _latch_failure(args, values, tokens, hs, logits, row) -> str:
+    A, B = args["marker_a"], args["marker_b"]
+    N, T = tokens.shape
+    seq = tokens[row]
+    step_a, step_b = int(np.argmax(seq == A)) + 1, int(np.argmax(seq == B)) + 1  # 1-based
+    label = int(step_a < step_b)
+    (s1, first), (s2, second) = sorted([(step_a, "A"), (step_b, "B")])
+    dec = _decisions(logits[row])
+    state = lambda t: _vec(hs[row, t - 1]) if t else _vec(np.zeros(hs.shape[-1]))  # noqa: E731
+    z = logits[row, -1]
+    margin = z[label] - z[1 - label]
+    lines = [
+        f"Your network fails on a declared sequence of length T = {T} (row {row} of the {N} "
+        f"of that length): A at step {step_a}, B at step {step_b}, so its label is {label} "
+        f"({'A came first' if label else 'B came first'}).",
+    ]
+    if dec[-1] != label:
+        lines.append(
+            f"At h_{T} the logits are ({z[0]:+.3f}, {z[1]:+.3f}): it answers class {dec[-1]}."
+        )
+    else:
+        lines.append(
+            f"At h_{T} the logits are ({z[0]:+.3f}, {z[1]:+.3f}): the right class, but by a "
+            f"margin z_{label} - z_{1 - label} = {margin:.3f}, below the required {LATCH_MARGIN:g}."
+        )
+    held = "the answer held" if dec[s2 - 1] == dec[s1 - 1] else "it flipped the answer"
+    before = f"h_{s2 - 1} = {state(s2 - 1)} just before {second}; " if s2 > s1 + 1 else ""
+    lines.append(
+        f"What it did: h_{s1 - 1} = {state(s1 - 1)} before {first}; h_{s1} = {state(s1)} after "
+        f"{first} (the read-out would answer class {dec[s1 - 1]}); {before}h_{s2} = "
+        f"{state(s2)} after {second} (class {dec[s2 - 1]}: {held})"
+        + (f"; h_{T} = {state(T)} at the end." if T > s2 else ".")
+    )
+    if dec[-1] == label:
+        small = np.linalg.norm(hs[row, -1]) < 0.5
+        lines.append(
+            f"Diagnosis: {WEAK_READOUT}. Scale W_hy"
+            + (
+                ", or keep the state away from zero (it is small at the end of this sequence)."
+                if small
+                else "."
+            )
+        )
+    else:
+        lines.append(_diagnose(args, values))
+    return "\n".join(lines)
+
+
+def _latch_property(args, values) -> str | None:
+    """Every declared sequence is classified right, by a logit margin of at least
+    LATCH_MARGIN, by nn.RNN (tanh, h_0 = 0, one-hot inputs) and nn.Linear on h_T, with W_hh's
+    largest singular value at most LATCH_SIGMA_BOUND and 1 to LATCH_MAX_HIDDEN hidden units."""
+    problem = _size_problem(values, args["vocab_size"])
+    if problem:
+        return problem
+    sigma = float(np.linalg.norm(values[1], 2))
+    if sigma > LATCH_SIGMA_BOUND + 1e-9:
+        return (
+            f"The largest singular value of your W_hh is {sigma:.4g}; this part allows at most "
+            f"{LATCH_SIGMA_BOUND:g}. Diagnosis: {STRONG}."
+        )
+    for tokens in args["sequences"]:
+        hs, logits = ref.one_hot_run(tokens, *values)
+        z = logits[:, -1]
+        labels = (
+            np.argmax(tokens == args["marker_a"], axis=1)
+            < np.argmax(tokens == args["marker_b"], axis=1)
+        ).astype(int)
+        rows = np.arange(len(labels))
+        margins = z[rows, labels] - z[rows, 1 - labels]
+        bad = np.flatnonzero(~(margins >= LATCH_MARGIN))
+        if bad.size:
+            return _latch_failure(args, values, tokens, hs, logits, int(bad[0]))
+    return None
+
+
+def _latch(args, *, w=2.0, u=1.0, k=4.0, bias=0.0, ids=None, u_b=None):
+    """A one-unit latch with recurrent weight w, input +u for A and -u for B, read-out
+    (-k, +k) and b_ih = bias (the declared mistakes are latches with one thing wrong); ``u_b``
+    replaces B's input weight -u."""
+    A, B = ids or (args["marker_a"], args["marker_b"])
+    W_ih = np.zeros((1, args["vocab_size"]))
+    W_ih[0, A], W_ih[0, B] = u, -u if u_b is None else u_b
+    return (
+        W_ih,
+        np.array([[w]]),
+        np.full(1, bias),
+        np.zeros(1),
+        np.array([[-k], [k]]),
+        np.zeros(2),
+    )
+
+
+def _latch_mistakes(args):
+    chapter_ids = {args["marker_a"], args["marker_b"]}.isdisjoint((0, 1))
+    return {
+        STRONG: lambda: _latch(args, w=4.0, u=2.0, k=1.0),  # the chapter's latch, as it is
+        NEVER_LEAVES_ZERO: lambda: _latch(args, u=0.0),
+        CHAPTER_IDS: lambda: _latch(args, ids=(0, 1)) if chapter_ids else None,
+        DRIFTS: lambda: _latch(args, bias=0.5),
+        ONE_MARKER: lambda: _latch(args, u_b=0.0),  # a latch that remembers "A appeared"
+        FADES: lambda: _latch(args, w=0.5),
+        FLIPS_EACH_STEP: lambda: _latch(args, w=-2.0),
+        OVERWRITES: lambda: _latch(args, u=2.0),  # W_hh lowered to the bound, u kept at 2
+        OPPOSITE: lambda: _latch(args, k=-4.0),
+        WEAK_READOUT: lambda: _latch(args, k=1.0),  # the chapter's read-out (-1, +1)
+    }
+
+
+LATCH_HINT = (
+    "Return (W_ih, W_hh, b_ih, b_hh, W_hy, b_y), float64 arrays in PyTorch's layout with a "
+    f"hidden size H of your choice (1 to {LATCH_MAX_HIDDEN}): W_ih (H, vocab_size), W_hh "
+    "(H, H), b_ih and b_hh (H,), W_hy (2, H), b_y (2,). Token t enters as a one-hot vector, "
+    "so W_ih x_t = W_ih[:, t]."
+)
+
+ORDER_LATCH = Part(
+    grade_id="order_latch",
+    points=4,
+    signature=("vocab_size", "marker_a", "marker_b", "sequences"),
+    inputs=_latch_inputs,
+    reference=ref.order_latch,
+    reference_name=(
+        "torch.nn.RNN (one-hot inputs) and torch.nn.Linear on h_T, run on the declared sequences"
+    ),
+    outputs=(
+        Output("W_ih", "input weights W_ih", axes=("hidden unit", "token"), free=(0,)),
+        Output("W_hh", "recurrent weights W_hh", axes=("hidden unit", "hidden unit"), free=(0, 1)),
+        Output("b_ih", "bias b_ih", axes=("hidden unit",), free=(0,)),
+        Output("b_hh", "bias b_hh", axes=("hidden unit",), free=(0,)),
+        Output("W_hy", "read-out weights W_hy", axes=("class", "hidden unit"), free=(1,)),
+        Output("b_y", "read-out bias b_y", axes=("class",)),
+    ),
+    # Case 0 is the chapter's vocabulary and reaches the longest length of the hidden cases
+    # (a memory that fades slowly fails in sight); case 1 moves the markers (a latch wired to
+    # ids 0 and 1 fails there) and has the shortest sequences, two tokens.
+    visible=(
+        Case(0, vocab_size=8, marker_a=0, marker_b=1, lengths=(12, 48, 500)),
+        Case(1, vocab_size=11, marker_a=7, marker_b=3, lengths=(2, 60, 300)),
+    ),
+    hidden=(
+        Case(601, vocab_size=3, marker_a=2, marker_b=0, lengths=(5, 100, 400)),
+        Case(602, vocab_size=50, marker_a=13, marker_b=14, lengths=(12, 250, 500)),
+        Case(603, vocab_size=5, marker_a=1, marker_b=0, lengths=(3, 30, 300)),
+        Case(604),
+        Case(605, lengths=(2, 7, 450)),
+    ),
+    mistakes=_latch_mistakes,
+    hint=LATCH_HINT,
+    sizes=_latch_sizes,
+    property_check=_latch_property,
+)
+
+PARTS = (RNN_STEP, RNN_FORWARD, RNN_OUTPUT, MANY_TO_ONE_LOGITS, LAST_STATES, ORDER_LATCH)
 
 check_rnn_step = RNN_STEP.make_check()
 check_rnn_forward = RNN_FORWARD.make_check()
 check_rnn_output = RNN_OUTPUT.make_check()
 check_many_to_one_logits = MANY_TO_ONE_LOGITS.make_check()
+check_last_states = LAST_STATES.make_check()
+check_order_latch = ORDER_LATCH.make_check()

@@ -65,3 +65,73 @@ def many_to_one_logits(x, h0, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, *, device=None)
     """Logits (B, C) from the last hidden state h_T: ``nn.RNN`` then ``nn.Linear``."""
     hs = rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, device=device)
     return rnn_output(hs[:, -1:], W_hy, b_y, device=device)[:, 0]
+
+
+def last_states(hs, lengths, *, device=None):
+    """Each sequence's last real state h_{L_b}, shape (B, H): ``h_n`` after
+    ``pack_padded_sequence``.
+
+    ``hs`` (B, T, H) holds the states of a padded run, ``lengths`` (B,) the real lengths. The
+    packed batch is read by an ``nn.RNN`` that copies its input (no recurrence, no bias, ReLU of
+    ``[h; -h]``, which is exact), so its ``h_n`` is what ``nn.RNN`` keeps for each sequence of a
+    packed batch: its state at its own last step, in the batch's order.
+    """
+    device = device or reference_device()
+    hidden = np.shape(hs)[2]
+    eye = np.eye(hidden)
+    copy = elman_module(
+        torch.nn.RNN,
+        np.concatenate([eye, -eye]),
+        np.zeros((2 * hidden, 2 * hidden)),
+        np.zeros(2 * hidden),
+        np.zeros(2 * hidden),
+        "relu",
+        device,
+        batch_first=True,
+    )
+    packed = torch.nn.utils.rnn.pack_padded_sequence(
+        to_device(hs, device),
+        torch.as_tensor(np.asarray(lengths), dtype=torch.int64),  # lengths stay on the CPU
+        batch_first=True,
+        enforce_sorted=False,
+    )
+    with torch.no_grad():
+        _, h_n = copy(packed)
+    return to_numpy(h_n[0, :, :hidden] - h_n[0, :, hidden:])
+
+
+def one_hot_run(tokens, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, *, device=None):
+    """An Elman network reading token ids: ``tokens`` (N, T) int64 as one-hot vectors through
+    ``nn.RNN`` (tanh, h_0 = 0), and ``nn.Linear`` applied to every state.
+
+    Returns ``(hs, logits)``: the states h_1..h_T, shape (N, T, H), and the logits of every
+    step, shape (N, T, C); ``logits[:, -1]`` is the many-to-one answer (Part 4's pattern).
+    """
+    device = device or reference_device()
+    vocab = np.shape(W_ih)[1]
+    x = torch.nn.functional.one_hot(torch.as_tensor(tokens, device=device), vocab)
+    rnn = elman_module(torch.nn.RNN, W_ih, W_hh, b_ih, b_hh, "tanh", device, batch_first=True)
+    out_size, hidden = np.shape(W_hy)
+    linear = torch.nn.Linear(hidden, out_size, dtype=REFERENCE_DTYPE, device=device)
+    with torch.no_grad():
+        linear.weight.copy_(to_device(W_hy, device))
+        linear.bias.copy_(to_device(b_y, device))
+        h0 = torch.zeros(1, x.shape[0], hidden, dtype=REFERENCE_DTYPE, device=device)
+        hs, _ = rnn(x.to(REFERENCE_DTYPE), h0)
+        return to_numpy(hs), to_numpy(linear(hs))
+
+
+def order_latch(vocab_size, marker_a, marker_b, sequences):
+    """One working answer to the latch design part (the part is judged by a property, so
+    this is only one of many): a single unit with recurrent weight 2, input +1 for A, -1 for B,
+    0 for every distractor, no biases, and a read-out that answers with the sign of h."""
+    W_ih = np.zeros((1, vocab_size))
+    W_ih[0, marker_a], W_ih[0, marker_b] = 1.0, -1.0
+    return (
+        W_ih,
+        np.array([[2.0]]),
+        np.zeros(1),
+        np.zeros(1),
+        np.array([[-4.0], [4.0]]),
+        np.zeros(2),
+    )

@@ -4,11 +4,22 @@ The graded parts are declared in autograder/checks/ch02_elman.py; this file
 adds the words around them and the instructor's solutions.
 """
 
+import math
+
 from autograder.chapters import chapter
 from autograder.checks import ch02_elman as parts
 from tools.notebook_builder import graded_part, how_to, imports_cell, markdown
 
 CHAPTER = chapter("02-elman")
+
+# Part 6's sequence lengths, shortest and longest over its declared cases.
+LATCH_LENGTHS = sorted(
+    tokens.shape[1]
+    for case in parts.ORDER_LATCH.cases()
+    for tokens in parts.ORDER_LATCH.inputs(case.seed, **case.sizes)["sequences"]
+)
+# The softmax probability of the right class when its logit wins by the required margin.
+LATCH_PROBABILITY = 1 / (1 + math.exp(-parts.LATCH_MARGIN))
 
 SHAPES = """
 Shapes follow PyTorch (`B` batch, `T` time steps, `D` input size, `H` hidden
@@ -30,7 +41,9 @@ This notebook goes with chapter 2. You will implement an Elman recurrent
 network in NumPy, one piece at a time, and every piece is compared with
 PyTorch's `torch.nn.RNNCell`, `torch.nn.RNN` and `torch.nn.Linear` given the
 same weights. Calling those modules inside your answers is not allowed: the
-point is to build them.
+point is to build them. Then you pick each sequence's last real state out of a
+padded batch, and finally you design the weights of a small network that
+remembers which of two markers came first, however long the sequence.
 """
             + SHAPES
             + how_to(parts.PARTS),
@@ -116,6 +129,96 @@ def many_to_one_logits(x, h0, W_ih, W_hh, b_ih, b_hh, W_hy, b_y):
     ### BEGIN SOLUTION
     last_state = rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh)[:, -1, :]
     return last_state @ W_hy.T + b_y
+    ### END SOLUTION
+''',
+        ),
+        *graded_part(
+            5,
+            parts.LAST_STATES,
+            "the last real state of each sequence in a padded batch",
+            """
+A batch of sequences of different lengths is padded to one length `T` and run
+through the network for all `T` steps, so for a sequence shorter than `T` the
+network keeps updating its state over the padding. A many-to-one classifier
+must read each sequence's own last state, the one after its last real input.
+
+Write `last_states(hs, lengths)`. `hs` (shape `(B, T, H)`) holds the states of
+the padded run, `hs[:, t]` being the state after reading `x[:, t]` as in Part 2;
+`lengths` (shape `(B,)`, `int64`, each between 1 and `T`) gives the real length
+of each sequence, in the batch's order. Return, for every sequence `b`, its
+state after its last real input, shape `(B, H)`, rows in the batch's order.
+The check compares your answer with what `torch.nn.RNN` keeps in `h_n` when the
+batch is packed with `torch.nn.utils.rnn.pack_padded_sequence` (see the
+chapter's section on sequences of different lengths). Some batches are padded
+beyond their longest sequence.
+""",
+            '''
+def last_states(hs, lengths):
+    """Each sequence's last real state: hs (B, T, H), lengths (B,) -> (B, H)."""
+    ### BEGIN SOLUTION
+    rows = np.arange(hs.shape[0])
+    return hs[rows, np.asarray(lengths) - 1, :].copy()
+    ### END SOLUTION
+''',
+        ),
+        *graded_part(
+            6,
+            parts.ORDER_LATCH,
+            "design a network that remembers which marker came first",
+            f"""
+This part asks for weights, not code that computes something: **design** a small
+Elman network that solves chapter 1's order task at any length. Every sequence
+holds exactly one marker `A` and one marker `B`, anywhere, and distractor tokens
+everywhere else; its label is 1 when `A` comes before `B` and 0 otherwise. The
+chapter's section *How the trained network holds what it saw* explains the
+mechanism that makes this possible; this part changes the conditions, so its
+numbers will not work here as they are.
+
+Write `order_latch(vocab_size, marker_a, marker_b, sequences)` returning the
+tuple `(W_ih, W_hh, b_ih, b_hh, W_hy, b_y)` (float64, PyTorch's layout): `W_ih`
+`(H, vocab_size)`, `W_hh` `(H, H)`, `b_ih` and `b_hh` `(H,)`, `W_hy` `(2, H)`,
+`b_y` `(2,)`, with a hidden size `H` of your choice. The vocabulary and the
+markers' token ids change from case to case: `A` is token `marker_a` and `B` is
+token `marker_b`, every other id is a distractor. `sequences` is a tuple of
+`int64` arrays of token ids, one per length, of shape `(N, T)`: the sequences
+your network is judged on (use them to try your weights if you like; the
+weights themselves should not need them).
+
+**How it is judged.** The check feeds each sequence, token by token as one-hot
+vectors, to `torch.nn.RNN` (tanh, `h_0 = 0`) holding your `W_ih, W_hh, b_ih,
+b_hh`, and applies `torch.nn.Linear` holding `W_hy, b_y` to the last state
+`h_T` (the many-to-one pattern of Part 4). Your network must
+
+* classify **every** sequence right, with a margin: the logit of the right class
+  must exceed the other by at least {parts.LATCH_MARGIN:g} (a softmax probability
+  of at least {LATCH_PROBABILITY:.2f});
+* use `H` between 1 and {parts.LATCH_MAX_HIDDEN} hidden units;
+* keep `W_hh` moderate: its largest singular value (`np.linalg.norm(W_hh, 2)`)
+  at most {parts.LATCH_SIGMA_BOUND:g}.
+
+The sequences are between {LATCH_LENGTHS[0]} and {LATCH_LENGTHS[-1]} tokens long, and the markers can sit
+anywhere, side by side or far apart, at the start or at the very end. When a
+sequence fails, the message names it (its length, where `A` and `B` are), shows
+the states your network went through, and says what went wrong.
+""",
+            '''
+def order_latch(vocab_size, marker_a, marker_b, sequences):
+    """Weights (W_ih, W_hh, b_ih, b_hh, W_hy, b_y) of an Elman network that remembers
+    whether A came before B."""
+    ### BEGIN SOLUTION
+    # One unit whose sign is the stored bit. w = 2 > 1 gives two stable states +-h*,
+    # h* = tanh(2 h*) = 0.957. The second marker must not flip the first: w tanh(u) > u right
+    # after the first (2 tanh(1.2) = 1.67 > 1.2) and w h* = 1.91 > u once settled.
+    w, u, k = 2.0, 1.2, 5.0
+    W_ih = np.zeros((1, vocab_size))
+    W_ih[0, marker_a] = u
+    W_ih[0, marker_b] = -u
+    W_hh = np.array([[w]])
+    no_bias = np.zeros(1)
+    # Logits (-k h, +k h): class 1 when h > 0. The weakest state the read-out meets is right
+    # after the markers side by side at the end, tanh(1.67 - 1.2) = 0.44: margin 2k 0.44 > 3.
+    W_hy = np.array([[-k], [k]])
+    return W_ih, W_hh, no_bias, no_bias.copy(), W_hy, np.zeros(2)
     ### END SOLUTION
 ''',
         ),
