@@ -1,7 +1,9 @@
 """Chapter 3 checks: honest BPTT variants pass, the classic slips are rejected and named.
 
 The mutants below are written the way students write BPTT (one sequence at a
-time, column vectors), independently of the checks' own NumPy BPTT.
+time, column vectors, or a chunk at a time through their own ``rnn_backward``),
+independently of the checks' own NumPy BPTT; the gradient checker and the PyTorch
+truncated-BPTT loop get honest alternatives and mutants of their own.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import assert_passes, assert_rejected, positional, solution_namespace
 
 from autograder.checks import ch03_bptt as checks
@@ -43,7 +46,7 @@ def column_bptt(dhs, x, h0, W_ih, W_hh, b_ih, b_hh, *, k=None, slip=None):
             cut = k if slip != "window off by one" else (k + 1 if k else None)
             if cut is not None and (t - 1) % cut == 0:
                 g_next = np.zeros((H, 1))
-        dh0[b] = g_next[:, 0]
+        dh0[b] = (da if slip == "dh0 = delta_1" else g_next)[:, 0]
     return dx, dh0, dW_ih, dW_hh, db, db.copy()
 
 
@@ -63,6 +66,96 @@ def backward_autograd(dhs, x, h0, W_ih, W_hh, b_ih, b_hh):
     return tuple(p.grad.numpy() for p in t[:2]) + tuple(p.grad.numpy() for p in t[2:]) + ()
 
 
+def backward_by_chunks(dhs, x, h0, W_ih, W_hh, b_ih, b_hh, k, *, state="carry"):
+    """Truncated BPTT as a student may write it: the solution's rnn_backward run on each chunk,
+    from the state the chunk starts with (carried; or, as a mistake, reset)."""
+    T = x.shape[1]
+    hs, h = [], h0
+    for t in range(T):
+        h = np.tanh(x[:, t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
+        hs.append(h)
+    total = [np.zeros_like(W_ih), np.zeros_like(W_hh), np.zeros_like(b_ih), np.zeros_like(b_hh)]
+    for start in range(0, T, k):
+        entering = {"carry": hs[start - 1] if start else h0, "zero": 0 * h0, "h0": h0}[state]
+        stop = min(start + k, T)
+        grads = SOL["rnn_backward"](
+            dhs[:, start:stop], x[:, start:stop], entering, W_ih, W_hh, b_ih, b_hh
+        )[2:]
+        total = [a + g for a, g in zip(total, grads)]
+    return tuple(total)
+
+
+def fd_by_states(
+    dhs, x, h0, W_ih, W_hh, b_ih, b_hh, eps, *, scheme="centred", in_place=False, undo=True
+):
+    """The centred difference written another way: W_hh +- eps E_ij built fresh, the states of
+    both runs differenced first and then weighted by dhs (one flat index at a time)."""
+
+    def states(W):
+        h, out = h0, np.empty(dhs.shape)
+        for t in range(x.shape[1]):
+            h = np.tanh(x[:, t] @ W_ih.T + b_ih + h @ W.T + b_hh)
+            out[:, t] = h
+        return out
+
+    H = W_hh.shape[0]
+    grad = np.empty(H * H)
+    base = states(W_hh)
+    W = W_hh if in_place else W_hh.copy()
+    for n in range(H * H):
+        i, j = np.unravel_index(n, (H, H))
+        if in_place or not undo:
+            W[i, j] += eps
+            up = states(W)
+            W[i, j] -= 2 * eps
+            down = states(W)
+            if undo:
+                W[i, j] += eps  # undone by arithmetic: often not the original bits
+        else:
+            E = np.zeros((H, H))
+            E[i, j] = eps
+            up, down = states(W + E), states(W - E)
+        if scheme == "forward":
+            down = base
+        step = 2 * eps if scheme == "centred" else eps
+        grad[n] = np.einsum("bth,bth->", dhs, up - down) / step
+    return grad.reshape(H, H)
+
+
+def tbptt_torch(x, targets, h0, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, k, *, slip=None):
+    """The PyTorch loop with nn.RNN and a head, written apart from the solution; ``slip``
+    injects one of the mistakes that matter."""
+    rnn = torch.nn.RNN(W_ih.shape[1], W_ih.shape[0], batch_first=True, dtype=torch.float64)
+    with torch.no_grad():
+        for p, v in zip(rnn.parameters(), (W_ih, W_hh, b_ih, b_hh)):
+            p.copy_(torch.from_numpy(v))
+    Wy, by = torch.tensor(W_hy, requires_grad=True), torch.tensor(b_y, requires_grad=True)
+    B, T = targets.shape
+    starts = list(range(0, T, k))
+    if slip == "aligned from the end":
+        starts = sorted({0, *range(T % k, T, k)})
+    bounds = list(zip(starts, starts[1:] + [T]))
+    h = torch.tensor(h0)[None]
+    for s, e in bounds:
+        if slip == "reset":
+            h = torch.zeros_like(h)
+        elif slip != "no detach":
+            h = h.detach()
+        if slip == "zero_grad in the loop":
+            rnn.zero_grad()
+            Wy.grad = by.grad = None
+        out, h = rnn(torch.tensor(x[:, s:e]), h)
+        logits = (out @ Wy.T + by).reshape(-1, Wy.shape[0])
+        y = torch.tensor(targets[:, s:e]).reshape(-1)
+        if slip == "chunk mean":
+            loss = F.cross_entropy(logits, y)
+        else:
+            loss = F.cross_entropy(logits, y, reduction="sum") / (B * T)
+        loss.backward(retain_graph=slip == "no detach")
+    grads = [p.grad for p in rnn.parameters()] + [Wy.grad, by.grad]
+    return tuple(g.numpy().copy() for g in grads) + (h[0].detach().numpy().copy(),)
+
+
 HONEST = [
     (checks.check_rnn_step_backward, SOL["rnn_step_backward"]),
     (checks.check_rnn_step_backward, step_backward_column),
@@ -70,7 +163,12 @@ HONEST = [
     (checks.check_rnn_backward, lambda **a: column_bptt(**a)),
     (checks.check_truncated_bptt_grads, SOL["truncated_bptt_grads"]),
     (checks.check_truncated_bptt_grads, lambda k, **a: column_bptt(**a, k=k)[2:]),
+    (checks.check_truncated_bptt_grads, lambda **a: backward_by_chunks(**a)),
     (checks.check_sequence_loss_grads, SOL["sequence_loss_grads"]),
+    (checks.check_numerical_gradient_W_hh, SOL["numerical_gradient_W_hh"]),
+    (checks.check_numerical_gradient_W_hh, lambda **a: fd_by_states(**a)),
+    (checks.check_tbptt_gradients, SOL["tbptt_gradients"]),
+    (checks.check_tbptt_gradients, lambda **a: tbptt_torch(**a)),
 ]
 
 
@@ -137,6 +235,92 @@ MUTANTS = [
     ),
     (checks.check_rnn_backward, "autograd", backward_autograd, "may use NumPy only"),
     (
+        checks.check_rnn_backward,
+        "dh0 = delta_1",
+        lambda **a: column_bptt(**a, slip="dh0 = delta_1"),
+        "dh0 is returned as delta_1",
+    ),
+    (
+        checks.check_rnn_step_backward,
+        "batch mean",
+        lambda **a: (lambda o: (o[0], o[1], *(g / a["x_t"].shape[0] for g in o[2:])))(
+            step_backward_column(**a)
+        ),
+        "averaged over the batch instead of summed",
+    ),
+    (
+        checks.check_truncated_bptt_grads,
+        "state reset to zeros",
+        lambda **a: backward_by_chunks(**a, state="zero"),
+        "reset to zeros at each chunk's start",
+    ),
+    (
+        checks.check_truncated_bptt_grads,
+        "state reset to h0",
+        lambda **a: backward_by_chunks(**a, state="h0"),
+        "reset to h0 at each chunk's start",
+    ),
+    (
+        checks.check_numerical_gradient_W_hh,
+        "one-sided",
+        lambda **a: fd_by_states(**a, scheme="forward"),
+        "one-sided",
+    ),
+    (
+        checks.check_numerical_gradient_W_hh,
+        "analytic",
+        lambda eps, **a: SOL["rnn_backward"](**a)[3],
+        "the analytic gradient is returned",
+    ),
+    (
+        checks.check_numerical_gradient_W_hh,
+        "not undone",
+        lambda **a: fd_by_states(**a, undo=False),
+        "the perturbation is not undone",
+    ),
+    (
+        checks.check_numerical_gradient_W_hh,
+        "nudged in place",
+        lambda **a: fd_by_states(**a, in_place=True),
+        "changed its input `W_hh` in place",
+    ),
+    (
+        checks.check_numerical_gradient_W_hh,
+        "nudged in place, not undone",
+        lambda **a: fd_by_states(**a, in_place=True, undo=False),
+        "changed its input `W_hh` in place",
+    ),
+    (
+        checks.check_tbptt_gradients,
+        "reset",
+        lambda **a: tbptt_torch(**a, slip="reset"),
+        "reset to zeros at each chunk's start",
+    ),
+    (
+        checks.check_tbptt_gradients,
+        "no detach",
+        lambda **a: tbptt_torch(**a, slip="no detach"),
+        "never detached",
+    ),
+    (
+        checks.check_tbptt_gradients,
+        "zero_grad in the loop",
+        lambda **a: tbptt_torch(**a, slip="zero_grad in the loop"),
+        "not accumulated over the chunks",
+    ),
+    (
+        checks.check_tbptt_gradients,
+        "chunk mean",
+        lambda **a: tbptt_torch(**a, slip="chunk mean"),
+        "its own mean",
+    ),
+    (
+        checks.check_tbptt_gradients,
+        "aligned from the end",
+        lambda **a: tbptt_torch(**a, slip="aligned from the end"),
+        "aligned from the end",
+    ),
+    (
         checks.check_truncated_bptt_grads,
         "window off by one",
         lambda k, **a: column_bptt(**a, k=k, slip="window off by one")[2:],
@@ -198,3 +382,34 @@ def test_a_gradient_error_is_reported_from_the_last_step_back():
     message = assert_rejected(checks.check_rnn_backward, wrong_at_the_end, "gradient dx")
     assert "Already the last time step" in message
     assert "Already the first time step" not in message
+
+
+def test_a_failing_rnn_backward_is_named_first_where_a_later_part_calls_it():
+    """Issue 19: ``uses=`` on the later parts: fix the earlier function first."""
+    source = """
+import numpy as np
+
+def rnn_backward(dhs, x, h0, W_ih, W_hh, b_ih, b_hh):
+    out = SOL_RNN_BACKWARD(dhs, x, h0, W_ih, W_hh, b_ih, b_hh)
+    return (out[0], out[1], out[2], out[3].T, out[4], out[5])   # a transposed dW_hh
+
+def truncated_bptt_grads(dhs, x, h0, W_ih, W_hh, b_ih, b_hh, k):
+    total = [np.zeros_like(W_ih), np.zeros_like(W_hh), np.zeros_like(b_ih), np.zeros_like(b_hh)]
+    h = h0
+    for start in range(0, x.shape[1], k):
+        chunk = slice(start, start + k)
+        grads = rnn_backward(dhs[:, chunk], x[:, chunk], h, W_ih, W_hh, b_ih, b_hh)[2:]
+        total = [a + g for a, g in zip(total, grads)]
+        for t in range(start, min(start + k, x.shape[1])):
+            h = np.tanh(x[:, t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
+    return tuple(total)
+"""
+    namespace = {"SOL_RNN_BACKWARD": SOL["rnn_backward"]}
+    exec(compile(source, "<answers>", "exec"), namespace)
+    message = assert_rejected(
+        checks.check_truncated_bptt_grads, namespace["truncated_bptt_grads"], "fix it first"
+    )
+    assert "`rnn_backward`" in message
+    # the same chunked answer over the right rnn_backward passes
+    namespace["rnn_backward"] = SOL["rnn_backward"]
+    checks.check_truncated_bptt_grads(namespace["truncated_bptt_grads"])

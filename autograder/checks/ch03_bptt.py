@@ -5,16 +5,26 @@ The references are ``torch.autograd`` through ``torch.nn.RNNCell`` /
 known mistakes are computed by a small NumPy BPTT below (:func:`_bptt`), with
 one switch per mistake, so each hint names exactly what went wrong.
 
-Conventions (stated in the notebook): a loss given by upstream gradients
-``dhs`` is ``L = sum_t sum(dhs[:, t] * h_t)``; weight gradients are sums over
-the batch and over time (no division by the batch size).
+Conventions (stated in the notebook, as in the chapter's "Mind the indices"): maths counts
+time from 1, arrays from 0; ``hs[:, t-1]`` holds h_t; ``dhs[:, t-1]`` holds the gradient
+arriving at h_t from the output at step t (the upstream part), and the total g_t adds what
+flows back from h_{t+1}, so a loss given by ``dhs`` is ``L = sum_t sum(dhs[:, t-1] * h_t)``.
+Weight gradients are sums over the batch and over time (no division by the batch size).
+
+Two parts are not about writing BPTT: ``numerical_gradient_W_hh`` (diagnose: a centred
+finite-difference checker, compared with the reference's own centred difference at the same
+eps) and ``tbptt_gradients`` (PyTorch allowed: the truncated-BPTT loop of a real training
+program, with the state carried across chunks and detached at each chunk's start).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
-from ..parts import Case, Output, Part, recurrent_sizes
+from ..device import REFERENCE_DTYPE
+from ..parts import NUMPY_TORCH, Case, Output, Part, recurrent_sizes
 from ..references import ch03_bptt as ref
 from .ch02_elman import make_case
 
@@ -22,17 +32,24 @@ __all__ = [
     "PARTS",
     "check_rnn_step_backward",
     "check_rnn_backward",
+    "check_numerical_gradient_W_hh",
     "check_sequence_loss_grads",
     "check_truncated_bptt_grads",
+    "check_tbptt_gradients",
 ]
 
 # Autograd and the modules that compute these gradients are what the parts ask you to build.
 AUTOGRAD = ("torch.autograd.backward", "torch.autograd.grad", "torch.nn.RNN", "torch.nn.RNNCell")
-PARAM_GRADS = ("dW_ih", "dW_hh", "db_ih", "db_hh")
+# The course's index convention, for the hints (the chapter's "Mind the indices").
+INDEX_HINT = (
+    "Maths counts time from 1, arrays from 0: hs[:, t-1] holds h_t, and dhs[:, t-1] holds the "
+    "gradient arriving at h_t from the output at step t (the upstream part); the total g_t "
+    "adds what flows back from h_{t+1}."
+)
 
 
 def _sizes(args):
-    return recurrent_sizes(args, ("k",))
+    return recurrent_sizes(args, ("k", "eps"))
 
 
 def _grad_outputs(*names_axes):
@@ -51,11 +68,25 @@ PARAM_OUTPUTS = _grad_outputs(
 
 
 def _forward(x, h0, W_ih, W_hh, b_ih, b_hh):
-    h, hs = h0, []
+    return _states(x, h0, W_ih, W_hh, b_ih, b_hh)[0]
+
+
+def _states(x, h0, W_ih, W_hh, b_ih, b_hh, resets=(), reset_to=None):
+    """(hs, entering): hs[:, t] is the state after array step t, entering[:, t] the state that
+    went into it. At the steps in ``resets`` the state is replaced by ``reset_to`` first."""
+    h, hs, entering = h0, [], []
     for t in range(x.shape[1]):
+        if t in resets:
+            h = reset_to
+        entering.append(h)
         h = np.tanh(x[:, t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
         hs.append(h)
-    return np.stack(hs, axis=1)
+    return np.stack(hs, axis=1), np.stack(entering, axis=1)
+
+
+def _cuts(T, k, offset=0):
+    """The array steps before which the state is detached: offset, offset + k, ... (mod k)."""
+    return {t for t in range(T) if (t - offset) % k == 0}
 
 
 def _bptt(
@@ -67,29 +98,37 @@ def _bptt(
     b_ih,
     b_hh,
     *,
-    k=None,
+    cuts=(),
+    reset=None,
     derivative="h_t",
     transposed=True,
     recurrent=True,
     last_only=False,
     pair_next_input=False,
-    chunk_start=0,
     whh_state="h_prev",
     per_batch=False,
+    dh0="h0",
 ):
     """BPTT with switches that reproduce the classic mistakes (all off: the right answer).
 
+    ``cuts``: array steps before which the state is detached (truncated BPTT); ``reset``
+    ("zero" or "h0"): the state is also *replaced* there, in the forward pass, instead of
+    carried. ``dh0``: "delta_1" or "g_1" return that instead of the gradient on h_0.
     Returns (dx, dh0, dW_ih, dW_hh, db_ih, db_hh).
     """
-    hs = _forward(x, h0, W_ih, W_hh, b_ih, b_hh)
     B, T, _ = x.shape
+    reset_to = {"zero": np.zeros_like(h0), "h0": h0}.get(reset)
+    hs, entering = _states(
+        x, h0, W_ih, W_hh, b_ih, b_hh, resets=set(cuts) if reset else (), reset_to=reset_to
+    )
     dW_ih, dW_hh = np.zeros_like(W_ih), np.zeros_like(W_hh)
     db = np.zeros_like(b_ih)
     dx = np.zeros_like(x)
     carry = np.zeros_like(h0)
+    first = {}
     for t in reversed(range(T)):
         g = dhs[:, t] + (carry if recurrent else 0.0)
-        h_prev = hs[:, t - 1] if t > 0 else h0
+        h_prev = entering[:, t]
         state = {"h_t": hs[:, t], "h_prev": h_prev}.get(derivative)
         da = g * (1.0 - state**2) if state is not None else g
         x_t = x[:, min(t + 1, T - 1)] if pair_next_input else x[:, t]
@@ -99,11 +138,12 @@ def _bptt(
             db += da.sum(axis=0)
         dx[:, t] = da @ W_ih
         carry = da @ (W_hh if transposed else W_hh.T)
-        if k is not None and (t - chunk_start) % k == 0:
+        first = {"delta_1": da, "g_1": g}
+        if t in cuts:
             carry = np.zeros_like(carry)  # the state entering this chunk was detached
     if per_batch:  # CMU 11-785's convention, not this course's
         dW_ih, dW_hh, db = dW_ih / B, dW_hh / B, db / B
-    return dx, carry, dW_ih, dW_hh, db, db.copy()
+    return dx, first.get(dh0, carry), dW_ih, dW_hh, db, db.copy()
 
 
 # ---------------------------------------------------------------- part 1: one step backward
@@ -144,8 +184,12 @@ def _step_mistakes(a):
         ),
         "the tanh derivative is taken at the previous state (1 - h_prev**2 instead of "
         "1 - h_t**2)": lambda: step(derivative="h_prev"),
-        "W_hh is not transposed on the way back (dh_prev = da @ W_hh.T instead of da @ W_hh)": lambda: (
+        "W_hh is not transposed on the way back (dh_prev = da @ W_hh.T; correct: da @ W_hh)": lambda: (
             step(transposed=False)
+        ),
+        "the weight gradients are averaged over the batch instead of summed (this course sums "
+        "over the batch, as CS231n does)": lambda: (
+            step(per_batch=True) if a["x_t"].shape[0] > 1 else None
         ),
     }
 
@@ -172,7 +216,8 @@ RNN_STEP_BACKWARD = Part(
     forbidden=AUTOGRAD,
     mistakes=_step_mistakes,
     hint="return six arrays, each with the shape of what it is the gradient of: "
-    "(dx_t, dh_prev, dW_ih, dW_hh, db_ih, db_hh).",
+    "(dx_t, dh_prev, dW_ih, dW_hh, db_ih, db_hh). dh_t is the total gradient g_t on the new "
+    "state h_t (everything that reaches it, from its output and from later steps).",
     sizes=_sizes,
 )
 
@@ -199,18 +244,24 @@ def _backward_mistakes(a):
         "the tanh derivative is taken at the previous state (1 - h_{t-1}**2 instead of "
         "1 - h_t**2)": lambda: run(derivative="h_prev"),
         "the tanh derivative is left out": lambda: run(derivative=None),
-        "the gradient into h_{t-1} misses the hidden-to-hidden path (only dhs[:, t] reaches "
-        "step t; add W_hh^T da_{t+1})": lambda: run(recurrent=False),
+        "the gradient into h_{t-1} misses the hidden-to-hidden path (only dhs[:, t-1] reaches "
+        "h_t; add what flows back from h_{t+1}, W_hh^T delta_{t+1})": lambda: run(recurrent=False),
         "W_hh is not transposed in the recursion": lambda: run(transposed=False),
         "the weight gradients are not summed over time (only the last step counts)": lambda: run(
             last_only=True
         ),
         "h_t is paired with x_{t+1} (off by one in time)": lambda: run(pair_next_input=True),
-        "dW_hh is built from h_t instead of h_{t-1} (dW_hh = sum_t da_t h_{t-1}^T)": lambda: run(
-            whh_state="h_t"
+        "dW_hh is built from h_t instead of h_{t-1} (correct: dW_hh = sum_t da_t h_{t-1}^T)": lambda: (
+            run(whh_state="h_t")
         ),
-        "the weight gradients are divided by the batch size (this course sums over the batch, "
-        "as CS231n does)": lambda: run(per_batch=True) if a["x"].shape[0] > 1 else None,
+        "the weight gradients are averaged over the batch instead of summed (this course sums "
+        "over the batch, as CS231n does)": lambda: (
+            run(per_batch=True) if a["x"].shape[0] > 1 else None
+        ),
+        "dh0 is returned as delta_1, the gradient at the first pre-activation: the last step "
+        "back, through W_hh (dh0 = delta_1 @ W_hh), is missing": lambda: run(dh0="delta_1"),
+        "dh0 is returned as g_1, the gradient on h_1, not on h_0: the last step back, through "
+        "tanh' and W_hh, is missing": lambda: run(dh0="g_1"),
     }
 
 
@@ -243,13 +294,126 @@ RNN_BACKWARD = Part(
     ),
     forbidden=AUTOGRAD,
     mistakes=_backward_mistakes,
+    uses=(RNN_STEP_BACKWARD,),
     hint="return (dx, dh0, dW_ih, dW_hh, db_ih, db_hh), each with the shape of what it is the "
-    "gradient of; dhs[:, t] is dL/dh_t from the outputs only.",
+    "gradient of. " + INDEX_HINT,
     sizes=_sizes,
 )
 
 
-# ---------------------------------------------------------------- part 3: masked sequence loss
+# ---------------------------------------------------------------- part 3: a gradient checker
+
+FD_ARGS = BACKWARD_ARGS + ("eps",)
+
+
+def _fd_inputs(seed, eps=None, **sizes):
+    a = _backward_inputs(seed, **sizes)
+    if eps is None:
+        eps = float(np.random.default_rng(seed + 5).choice([5e-3, 1e-2, 2e-2]))
+    return {**a, "eps": float(eps)}
+
+
+def _fd_reference(dhs, x, h0, W_ih, W_hh, b_ih, b_hh, eps):
+    return ref.numerical_gradient_W_hh(dhs, x, h0, W_ih, W_hh, b_ih, b_hh, eps)
+
+
+def _fd_numpy(
+    a, *, scheme="centred", divisor=2.0, undo=True, transpose=False, together=False, weighted=True
+):
+    """Finite differences of L = sum(dhs * hs) in W_hh by NumPy, with switches for the mistakes."""
+    dhs, eps = a["dhs"], a["eps"]
+    weights = dhs if weighted else np.ones_like(dhs)
+
+    def loss(W):
+        return float(
+            np.sum(weights * _forward(a["x"], a["h0"], a["W_ih"], W, a["b_ih"], a["b_hh"]))
+        )
+
+    W = a["W_hh"].copy()
+    base = loss(W)
+    if together:  # every entry nudged at once: one number, everywhere
+        value = (loss(W + eps) - loss(W - eps)) / (divisor * eps)
+        return np.full(W.shape, value)
+    grad = np.zeros_like(W)
+    for i in range(W.shape[0]):
+        for j in range(W.shape[1]):
+            w = W[i, j]
+            W[i, j] = w + eps
+            up = loss(W) if scheme != "backward" else base
+            W[i, j] = w - eps
+            down = loss(W) if scheme != "forward" else base
+            if undo:
+                W[i, j] = w
+            step = divisor * eps if scheme == "centred" else eps
+            grad[i, j] = (up - down) / step
+    return grad.T.copy() if transpose else grad
+
+
+def _fd_mistakes(a):
+    def analytic():
+        return _bptt(**{n: a[n] for n in BACKWARD_ARGS})[3]
+
+    return {
+        "the difference is one-sided, (L(W + eps) - L(W)) / eps (its error is of order eps; "
+        "correct: the centred (L(W + eps) - L(W - eps)) / (2 eps), of order eps**2)": lambda: (
+            _fd_numpy(a, scheme="forward")
+        ),
+        "the difference is one-sided, (L(W) - L(W - eps)) / eps (its error is of order eps; "
+        "correct: the centred (L(W + eps) - L(W - eps)) / (2 eps), of order eps**2)": lambda: (
+            _fd_numpy(a, scheme="backward")
+        ),
+        "the centred difference is divided by eps instead of 2 eps (the two nudges are 2 eps "
+        "apart)": lambda: _fd_numpy(a, divisor=1.0),
+        "the analytic gradient is returned (autograd or your BPTT) instead of the centred "
+        "difference: at this eps the two differ by a term of order eps**2, and the checker's job "
+        "is to compute the difference itself": analytic,
+        "the perturbation is not undone (W_hh[i, j] is left at W_hh[i, j] - eps, so every later "
+        "entry is measured at a shifted point): restore each entry before the next": lambda: (
+            _fd_numpy(a, undo=False)
+        ),
+        "entry [i, j] holds the derivative for W_hh[j, i] (the result is transposed)": lambda: (
+            _fd_numpy(a, transpose=True)
+        ),
+        "the whole matrix is nudged at once (W_hh + eps everywhere) instead of one entry at a "
+        "time": lambda: _fd_numpy(a, together=True),
+        "the objective leaves out dhs (L = sum(hs) instead of sum(dhs * hs))": lambda: _fd_numpy(
+            a, weighted=False
+        ),
+    }
+
+
+NUMERICAL_GRADIENT_W_HH = Part(
+    grade_id="numerical_gradient_W_hh",
+    points=3,
+    signature=FD_ARGS,
+    inputs=_fd_inputs,
+    reference=_fd_reference,
+    reference_name="the centred difference of torch.nn.RNN's forward passes (float64, same eps)",
+    outputs=(Output("dW_hh_num", "numerical gradient dW_hh", axes=("hidden unit", "hidden unit")),),
+    # eps = 1e-2 is large on purpose: there the centred difference differs from the true
+    # gradient (by ~eps**2) and from the one-sided one (by ~eps), so each is told apart. No
+    # case goes below 5e-3: a difference quotient amplifies the forward pass's rounding by
+    # 1/eps, and at 1e-4 two devices' references (CPU, CUDA) no longer agree to 1e-10.
+    visible=(Case(0, eps=1e-2), Case(1, eps=5e-3)),
+    hidden=(
+        Case(901),
+        Case(902, eps=3e-2),
+        Case(903, batch=1),
+        Case(904, seq_len=1, eps=1e-2),
+        Case(905, zero_state=True),
+        Case(906, hidden_size=1, input_size=2, eps=1e-2),
+        Case(907, seq_len=12, eps=2e-2),
+    ),
+    forbidden=AUTOGRAD,
+    mistakes=_fd_mistakes,
+    hint="return an (H, H) float64 array: entry [i, j] is the centred difference, with step "
+    "eps, of L = sum(dhs * hs) in W_hh[i, j] alone. Nudge a copy of W_hh, never the argument "
+    "itself. " + INDEX_HINT,
+    sizes=_sizes,
+)
+
+
+# ---------------------------------------------------------------- part 4: masked sequence loss
 
 LOSS_ARGS = ("x", "h0", "W_ih", "W_hh", "b_ih", "b_hh", "W_hy", "b_y", "targets", "mask")
 
@@ -359,13 +523,14 @@ SEQUENCE_LOSS_GRADS = Part(
     ),
     forbidden=AUTOGRAD + ("torch.nn.functional.cross_entropy",),
     mistakes=_loss_mistakes,
+    uses=(RNN_STEP_BACKWARD, RNN_BACKWARD),
     hint="return (loss, dW_ih, dW_hh, db_ih, db_hh, dW_hy, db_y): loss a Python float, each "
     "gradient with the shape of its parameter. mask is (B, T) bool, True on real tokens.",
     sizes=_sizes,
 )
 
 
-# ---------------------------------------------------------------- part 4: truncated BPTT
+# ---------------------------------------------------------------- part 5: truncated BPTT
 
 TRUNCATED_ARGS = BACKWARD_ARGS + ("k",)
 
@@ -384,19 +549,42 @@ def _truncated_reference(dhs, x, h0, W_ih, W_hh, b_ih, b_hh, k):
 
 def _truncated_mistakes(a):
     args = {n: a[n] for n in BACKWARD_ARGS}
-    k = a["k"]
-    params = lambda out: out[2:]  # noqa: E731
+    k, T, B = a["k"], a["x"].shape[1], a["x"].shape[0]
+
+    def params(cuts, **switches):
+        return _bptt(**args, cuts=cuts, **switches)[2:]
+
+    right = _cuts(T, k)
     return {
-        "the truncation is ignored (this is full BPTT)": lambda: params(_bptt(**args)),
+        "the truncation is ignored (this is full BPTT)": lambda: params(()),
+        "the state is reset to zeros at each chunk's start instead of carried (carry it: "
+        "only the gradient stops at a boundary, the forward state goes on)": lambda: params(
+            right, reset="zero"
+        ),
+        "the state is reset to h0 at each chunk's start instead of carried (carry it: only "
+        "the gradient stops at a boundary, the forward state goes on)": lambda: params(
+            right, reset="h0"
+        ),
         "the window is off by one (the state is detached every k + 1 steps)": lambda: params(
-            _bptt(**args, k=k + 1)
+            _cuts(T, k + 1)
         ),
         "the window is off by one (the state is detached every k - 1 steps)": lambda: (
-            params(_bptt(**args, k=k - 1)) if k > 1 else None
+            params(_cuts(T, k - 1)) if k > 1 else None
         ),
-        "the chunks are counted from the wrong end (detach before step k, 2k, ... counted "
-        "from step 1, not from step 0)": lambda: params(_bptt(**args, k=k, chunk_start=1)),
-        "no gradient flows between steps at all (as if k = 1)": lambda: params(_bptt(**args, k=1)),
+        "the chunk boundaries are at k-1, 2k-1, ... (one step early; correct: detach the "
+        "state entering array step k, 2k, ...)": lambda: (
+            params(_cuts(T, k, offset=k - 1)) if k > 1 else None
+        ),
+        "the chunk boundaries are at 1, k+1, 2k+1, ... (one step late; correct: detach the "
+        "state entering array step k, 2k, ...)": lambda: (
+            params(_cuts(T, k, offset=1)) if k > 1 else None
+        ),
+        "the chunks are aligned from the end (boundaries at T-k, T-2k, ..., so the first "
+        "chunk is the short one; correct: chunks start at 0, k, 2k, ..., and the last one is "
+        "short)": lambda: params(_cuts(T, k, offset=T % k)) if T % k else None,
+        "no gradient flows between steps at all (as if k = 1)": lambda: params(_cuts(T, 1)),
+        "the weight gradients are averaged over the batch instead of summed (this course sums "
+        "over the batch, as CS231n does)": lambda: params(right, per_batch=True) if B > 1 else None,
     }
 
 
@@ -419,15 +607,178 @@ TRUNCATED_BPTT_GRADS = Part(
     ),
     forbidden=AUTOGRAD,
     mistakes=_truncated_mistakes,
-    hint="return (dW_ih, dW_hh, db_ih, db_hh). Time is cut into chunks [0, k), [k, 2k), ...; "
-    "the state entering a chunk is a constant (detached), so no gradient crosses a chunk "
-    "boundary; within a chunk it is ordinary BPTT.",
+    uses=(RNN_STEP_BACKWARD, RNN_BACKWARD),
+    hint="return (dW_ih, dW_hh, db_ih, db_hh). Time is cut into chunks [0, k), [k, 2k), ... of "
+    "the array index; the state is carried into each chunk but detached there (a constant), so "
+    "no gradient crosses a chunk boundary; within a chunk it is ordinary BPTT. " + INDEX_HINT,
     sizes=_sizes,
 )
 
-PARTS = (RNN_STEP_BACKWARD, RNN_BACKWARD, SEQUENCE_LOSS_GRADS, TRUNCATED_BPTT_GRADS)
+
+# ---------------------------------------------------------------- part 6: truncated BPTT in PyTorch
+
+TBPTT_ARGS = ("x", "targets", "h0", "W_ih", "W_hh", "b_ih", "b_hh", "W_hy", "b_y", "k")
+
+
+def _tbptt_inputs(seed, k=None, **sizes):
+    rng = np.random.default_rng(seed + 13)
+    T = sizes.pop("seq_len", None) or int(rng.integers(24, 41))
+    c = make_case(seed, seq_len=T, **sizes)
+    B = c.x.shape[0]
+    if k is None:
+        k = int(rng.integers(3, 9))
+        k += int(T % k == 0)  # a short last chunk, unless asked otherwise
+    targets = rng.integers(0, c.W_hy.shape[0], size=(B, T)).astype(np.int64)
+    return dict(
+        x=c.x,
+        targets=targets,
+        h0=c.h0,
+        W_ih=c.W_ih,
+        W_hh=c.W_hh,
+        b_ih=c.b_ih,
+        b_hh=c.b_hh,
+        W_hy=c.W_hy,
+        b_y=c.b_y,
+        k=int(k),
+    )
+
+
+def _tbptt_reference(x, targets, h0, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, k):
+    return ref.tbptt_gradients(x, targets, h0, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, k)
+
+
+def _chunks(T, starts):
+    starts = sorted(set(starts) | {0})
+    return list(zip(starts, starts[1:] + [T]))
+
+
+def _tbptt_torch(a, starts, *, reset=None, detach=True, weight="all", accumulate=True):
+    """The chunked loop on the CPU, with switches for the mistakes. ``starts``: the chunks'
+    first array steps; ``weight``: how a chunk's summed cross-entropy is scaled ("all": by
+    1/(B*T), right; "chunk": its own mean; "chunks": its own mean over the number of chunks;
+    "none": summed); ``accumulate=False`` keeps the last chunk's gradients only."""
+    params = [
+        torch.tensor(a[n], dtype=REFERENCE_DTYPE, requires_grad=True)
+        for n in ("W_ih", "W_hh", "b_ih", "b_hh", "W_hy", "b_y")
+    ]
+    W_ih, W_hh, b_ih, b_hh, W_hy, b_y = params
+    x, y = torch.tensor(a["x"]), torch.tensor(a["targets"])
+    B, T = a["targets"].shape
+    h0 = torch.tensor(a["h0"])
+    chunks = _chunks(T, starts)
+    h = h0
+    for s, e in chunks:
+        if reset == "zero":
+            h = torch.zeros_like(h0)
+        elif reset == "h0":
+            h = h0
+        elif detach:
+            h = h.detach()
+        if not accumulate:
+            for p in params:
+                p.grad = None
+        logits = []
+        for t in range(s, e):
+            h = torch.tanh(x[:, t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
+            logits.append(h @ W_hy.T + b_y)
+        ce = F.cross_entropy(
+            torch.stack(logits, 1).reshape(-1, W_hy.shape[0]),
+            y[:, s:e].reshape(-1),
+            reduction="sum",
+        )
+        scale = {"all": B * T, "chunk": B * (e - s), "chunks": B * (e - s) * len(chunks), "none": 1}
+        ce = ce / scale[weight]
+        ce.backward(retain_graph=not detach)
+    return tuple(p.grad.numpy().copy() for p in params) + (h.detach().numpy().copy(),)
+
+
+def _tbptt_mistakes(a):
+    k, T = a["k"], a["targets"].shape[1]
+    right = range(0, T, k)
+    run = lambda starts=right, **s: _tbptt_torch(a, starts, **s)  # noqa: E731
+    return {
+        "the state is reset to zeros at each chunk's start instead of carried (carry h from "
+        "one chunk to the next, and detach it)": lambda: run(reset="zero"),
+        "the state is reset to h0 at each chunk's start instead of carried (carry h from one "
+        "chunk to the next, and detach it)": lambda: run(reset="h0"),
+        "the state is never detached (this is full BPTT through the whole sequence)": lambda: run(
+            detach=False
+        ),
+        "the state is detached at every step (as if k = 1)": lambda: run(range(T)),
+        "the chunk boundaries are at k-1, 2k-1, ... (one step early; correct: chunks start at "
+        "array steps 0, k, 2k, ...)": lambda: run([0, *range(k - 1, T, k)]) if k > 1 else None,
+        "the chunks are aligned from the end (the first chunk is the short one; correct: "
+        "chunks start at 0, k, 2k, ..., and the last one is short)": lambda: (
+            run([0, *range(T % k, T, k)]) if T % k else None
+        ),
+        "each chunk's loss is its own mean (F.cross_entropy's default), so the chunks' losses "
+        "add up to about T/k times the mean: scale each chunk's summed loss by 1/(B*T)": lambda: (
+            run(weight="chunk")
+        ),
+        "the loss is the mean of the chunks' means, which weighs a short last chunk as much as "
+        "a full one: scale each chunk's summed loss by 1/(B*T)": lambda: run(weight="chunks"),
+        "the loss is summed over all positions, not averaged over the B*T of them": lambda: run(
+            weight="none"
+        ),
+        "the gradients are not accumulated over the chunks (only the last chunk's are kept: "
+        "zero them once, before the loop)": lambda: run(accumulate=False),
+    }
+
+
+def _tbptt_grad_output(name, axes):
+    return Output(name, f"accumulated gradient {name}", axes=axes)
+
+
+TBPTT_GRADIENTS = Part(
+    grade_id="tbptt_gradients",
+    points=3,
+    signature=TBPTT_ARGS,
+    inputs=_tbptt_inputs,
+    reference=_tbptt_reference,
+    reference_name="a chunked nn.RNN + nn.Linear loop (h = h.detach() at each chunk's start, "
+    "one backward() per chunk)",
+    outputs=(
+        _tbptt_grad_output("dW_ih", ("hidden unit", "input unit")),
+        _tbptt_grad_output("dW_hh", ("hidden unit", "hidden unit")),
+        _tbptt_grad_output("db_ih", ("hidden unit",)),
+        _tbptt_grad_output("db_hh", ("hidden unit",)),
+        _tbptt_grad_output("dW_hy", ("output unit", "hidden unit")),
+        _tbptt_grad_output("db_y", ("output unit",)),
+        Output("h_T", "state h_T carried out of the last chunk", axes=("batch row", "hidden unit")),
+    ),
+    # Both visible cases have a short last chunk (T % k != 0) and a nonzero h0, so every
+    # declared mistake changes the answer there.
+    visible=(Case(0, seq_len=30, k=8), Case(1, seq_len=23, k=5)),
+    hidden=(
+        Case(1301),
+        Case(1302, k=1),
+        Case(1303, batch=1),
+        Case(1304, zero_state=True),
+        Case(1305, seq_len=32, k=8),
+        Case(1306, seq_len=12, k=40),
+        Case(1307, seq_len=1, k=3),
+    ),
+    allowed=NUMPY_TORCH,
+    mistakes=_tbptt_mistakes,
+    hint="return (dW_ih, dW_hh, db_ih, db_hh, dW_hy, db_y, h_T) as float64 NumPy arrays "
+    "(`tensor.detach().numpy()`), each gradient with the shape of its parameter and h_T "
+    "(B, H). Chunks start at array steps 0, k, 2k, ...; targets[:, t-1] is the class for "
+    "the output at step t.",
+    sizes=_sizes,
+)
+
+PARTS = (
+    RNN_STEP_BACKWARD,
+    RNN_BACKWARD,
+    NUMERICAL_GRADIENT_W_HH,
+    SEQUENCE_LOSS_GRADS,
+    TRUNCATED_BPTT_GRADS,
+    TBPTT_GRADIENTS,
+)
 
 check_rnn_step_backward = RNN_STEP_BACKWARD.make_check()
 check_rnn_backward = RNN_BACKWARD.make_check()
+check_numerical_gradient_W_hh = NUMERICAL_GRADIENT_W_HH.make_check()
 check_sequence_loss_grads = SEQUENCE_LOSS_GRADS.make_check()
 check_truncated_bptt_grads = TRUNCATED_BPTT_GRADS.make_check()
+check_tbptt_gradients = TBPTT_GRADIENTS.make_check()

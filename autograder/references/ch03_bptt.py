@@ -12,10 +12,13 @@ Shapes (B batch, T time steps, D input size, H hidden size, O output size):
 ``W_ih`` (H, D), ``W_hh`` (H, H), ``b_ih``/``b_hh`` (H,), ``W_hy`` (O, H),
 ``b_y`` (O,). Gradients have the shape of what they are gradients of.
 
-Conventions: a loss given by its upstream gradients ``dhs`` means
-``L = sum_t sum_b dhs[b, t] . h_t[b]``, so that dL/dh_t (from the outputs
-only) is ``dhs[:, t]``. Weight gradients are sums over the batch and over
-time (CS231n's convention; CMU 11-785 divides by the batch size, we do not).
+Conventions (the chapter's "Mind the indices"): maths counts time from 1, arrays from 0.
+``hs[:, t-1]`` holds h_t (and ``x[:, t-1]`` holds x_t), for t = 1..T; the initial state h_0 is
+kept apart, in ``h0``. ``dhs[:, t-1]`` holds the gradient arriving at h_t *from the output at
+step t* (the upstream part); the total gradient g_t = dL/dh_t adds what flows back from
+h_{t+1}. A loss given by its upstream gradients is therefore
+``L = sum_{t=1..T} sum_b dhs[b, t-1] . h_t[b]``. Weight gradients are sums over the batch and
+over time (CS231n's convention; CMU 11-785 divides by the batch size, we do not).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ __all__ = [
     "sequence_loss",
     "sequence_loss_grads",
     "truncated_bptt_grads",
+    "numerical_gradient_W_hh",
+    "tbptt_gradients",
     "forward_states",
 ]
 
@@ -60,6 +65,9 @@ def forward_states(x, h0, W_ih, W_hh, b_ih, b_hh, *, device=None):
 def rnn_step_backward(dh, x_t, h_prev, W_ih, W_hh, b_ih, b_hh, *, device=None):
     """Gradients of ``L = sum(dh * h_t)``, ``h_t = RNNCell(x_t, h_prev)``, by autograd.
 
+    ``dh`` is the *total* gradient g_t on h_t (from its output and from h_{t+1}), not only the
+    upstream part.
+
     Returns ``(dx_t, dh_prev, dW_ih, dW_hh, db_ih, db_hh)``.
     """
     device = device or reference_device()
@@ -75,7 +83,8 @@ def rnn_step_backward(dh, x_t, h_prev, W_ih, W_hh, b_ih, b_hh, *, device=None):
 
 
 def rnn_backward(dhs, x, h0, W_ih, W_hh, b_ih, b_hh, *, device=None):
-    """Full BPTT: gradients of ``L = sum_t sum(dhs[:, t] * h_t)`` by autograd through ``nn.RNN``.
+    """Full BPTT: gradients of ``L = sum_{t=1..T} sum(dhs[:, t-1] * h_t)`` by autograd through
+    ``nn.RNN``. ``dhs[:, t-1]`` is the upstream part of g_t (from the output at step t).
 
     Returns ``(dx, dh0, dW_ih, dW_hh, db_ih, db_hh)``.
     """
@@ -133,8 +142,8 @@ def sequence_loss_grads(x, h0, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, targets, mask,
 
 
 def truncated_bptt_grads(dhs, x, h0, W_ih, W_hh, b_ih, b_hh, k, *, device=None):
-    """Parameter gradients of ``L = sum_t sum(dhs[:, t] * h_t)`` when the state is detached
-    every ``k`` steps (PyTorch's idiom: ``h = h.detach()`` before steps k, 2k, 3k, ...).
+    """Parameter gradients of ``L = sum_{t=1..T} sum(dhs[:, t-1] * h_t)`` when the state is
+    detached every ``k`` steps (PyTorch's idiom: ``h = h.detach()`` before steps k, 2k, 3k, ...).
 
     Time is cut into chunks ``[0, k), [k, 2k), ...``; the state entering each
     chunk is a constant, so no gradient flows from one chunk into the one
@@ -152,3 +161,75 @@ def truncated_bptt_grads(dhs, x, h0, W_ih, W_hh, b_ih, b_hh, k, *, device=None):
         total = total + (h * d[:, t]).sum()
     total.backward()
     return _grads([cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh])
+
+
+def numerical_gradient_W_hh(dhs, x, h0, W_ih, W_hh, b_ih, b_hh, eps, *, device=None):
+    """The centred finite difference of ``L = sum_{t=1..T} sum(dhs[:, t-1] * h_t)`` with respect
+    to every entry of ``W_hh``, the forward passes by ``torch.nn.RNN`` (float64, no autograd):
+    ``(L(W_hh + eps E_ij) - L(W_hh - eps E_ij)) / (2 eps)``, one entry at a time, each nudge
+    undone before the next. Returns an ``(H, H)`` array (what ``rnn_backward``'s ``dW_hh``
+    approximates, to order eps**2)."""
+    device = device or reference_device()
+    rnn = elman_module(torch.nn.RNN, W_ih, W_hh, b_ih, b_hh, "tanh", device, batch_first=True)
+    xs, state, d = to_device(x, device), to_device(h0, device).unsqueeze(0), to_device(dhs, device)
+    weight = rnn.weight_hh_l0
+    grad = np.zeros(np.shape(W_hh))
+    with torch.no_grad():
+        original = weight.clone()
+
+        def loss():
+            return float((rnn(xs, state)[0] * d).sum())
+
+        for i in range(grad.shape[0]):
+            for j in range(grad.shape[1]):
+                w = float(W_hh[i, j])
+                weight[i, j] = w + eps
+                up = loss()
+                weight[i, j] = w - eps
+                down = loss()
+                weight.copy_(original)
+                grad[i, j] = (up - down) / (2 * eps)
+    return grad
+
+
+def tbptt_gradients(x, targets, h0, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, k, *, device=None):
+    """Truncated BPTT as a PyTorch training loop computes it, over one long sequence.
+
+    Time is cut into chunks ``[0, k), [k, 2k), ...`` (the last may be shorter). The state is
+    *carried* from chunk to chunk and detached at each chunk's start (``h = h.detach()``);
+    each chunk's loss is backpropagated on its own and the gradients accumulate. The loss is
+    the mean cross-entropy over all ``B * T`` positions of ``logits[:, t] = W_hy h_t + b_y``
+    against ``targets`` (``(B, T)`` class ids), so chunk ``c`` contributes
+    ``sum_{t in c} sum_b CE[b, t] / (B * T)`` and the chunks' losses add up to the mean.
+
+    Returns ``(dW_ih, dW_hh, db_ih, db_hh, dW_hy, db_y, h_T)``: the accumulated gradients and
+    the state carried out of the last chunk (``(B, H)``).
+    """
+    device = device or reference_device()
+    rnn = elman_module(torch.nn.RNN, W_ih, W_hh, b_ih, b_hh, "tanh", device, batch_first=True)
+    head = torch.nn.Linear(np.shape(W_hy)[1], np.shape(W_hy)[0], dtype=torch.float64, device=device)
+    with torch.no_grad():
+        head.weight.copy_(to_device(W_hy, device))
+        head.bias.copy_(to_device(b_y, device))
+    xs, ys = to_device(x, device), to_device(targets, device).long()
+    B, T = ys.shape
+    h = to_device(h0, device).unsqueeze(0)
+    for start in range(0, T, int(k)):
+        h = h.detach()
+        out, h = rnn(xs[:, start : start + k], h)
+        logits = head(out)
+        ce = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]),
+            ys[:, start : start + k].reshape(-1),
+            reduction="sum",
+        )
+        (ce / (B * T)).backward()
+    params = [
+        rnn.weight_ih_l0,
+        rnn.weight_hh_l0,
+        rnn.bias_ih_l0,
+        rnn.bias_hh_l0,
+        head.weight,
+        head.bias,
+    ]
+    return (*_grads(params), to_numpy(h[0]))
