@@ -459,13 +459,23 @@ def _copy(value):
 
 
 def _same(mine, original) -> bool:
-    """Did the student's copy stay equal to the original (no writing into inputs)?"""
+    """Did the student's copy stay equal to the original (no writing into inputs)?
+
+    Floating arrays may differ by round-off: nudging an entry and undoing it by arithmetic
+    (``W[i, j] += eps`` ... ``W[i, j] -= eps``, as a finite-difference checker does) can leave
+    the last bit changed, which is no bug; forgetting to undo it changes the entry by ``eps``.
+    """
     if type(original) is np.ndarray:
-        return (
-            type(mine) is np.ndarray
-            and mine.shape == original.shape
-            and np.array_equal(mine, original, equal_nan=True)
-        )
+        if type(mine) is not np.ndarray or mine.shape != original.shape:
+            return False
+        if np.array_equal(mine, original, equal_nan=True):
+            return True
+        if original.dtype.kind != "f" or mine.dtype != original.dtype or not original.size:
+            return False
+        scale = float(np.max(np.abs(original[np.isfinite(original)]), initial=0.0)) or 1.0
+        with np.errstate(invalid="ignore"):
+            close = np.abs(mine - original) <= 1e-12 * np.abs(original) + 1e-15 * scale
+        return bool(np.all(close | (np.isnan(mine) & np.isnan(original)) | (mine == original)))
     if type(original) is tuple:
         return all(_same(a, b) for a, b in zip(mine, original))
     return True

@@ -121,3 +121,25 @@ def test_the_rule_holds_when_the_venv_is_reached_through_a_symbolic_link(tmp_pat
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "may use NumPy only" in proc.stdout, proc.stdout + proc.stderr[-2000:]
+
+
+def test_an_input_nudged_and_restored_by_arithmetic_is_not_called_changed():
+    """A finite-difference checker nudges W[i, j] by eps and undoes it: round-off may leave the
+    last bit changed, which is no bug. Forgetting to undo it is reported."""
+    rng = np.random.default_rng(0)
+    W = rng.normal(size=(5, 5))
+
+    def restored(W):
+        for i in range(5):
+            for j in range(5):
+                W[i, j] += 1e-2
+                W[i, j] -= 2e-2
+                W[i, j] += 1e-2
+        return float(W.sum())
+
+    def forgotten(W):
+        W[2, 3] += 1e-2
+        return float(W.sum())
+
+    assert calling.call(restored, {"W": W}).mutated is None
+    assert calling.call(forgotten, {"W": W}).mutated == "W"
