@@ -729,3 +729,20 @@ def test_latch_sequences_are_order_task_sequences_with_the_edge_cases():
             assert {(0, 1), (1, 0), (T - 2, T - 1), (T - 1, T - 2)} <= first
             labels = np.argmax(tokens == A, axis=1) < np.argmax(tokens == B, axis=1)
             assert 0 < labels.mean() < 1
+
+
+def test_the_latch_reaches_the_longest_length_the_chapter_states():
+    """The chapter quotes references.LATCH_LONGEST as Part 6's longest sequence (it reads the
+    reference, not the checks, so that editing a check does not re-execute the book)."""
+    from autograder.references.ch02_elman import LATCH_LONGEST
+
+    longest = max(
+        max(s.shape[1] for s in checks.ORDER_LATCH.inputs(c.seed, **c.sizes)["sequences"])
+        for c in checks.ORDER_LATCH.cases()
+    )
+    assert longest == LATCH_LONGEST
+    visible = max(
+        max(s.shape[1] for s in checks.ORDER_LATCH.inputs(c.seed, **c.sizes)["sequences"])
+        for c in checks.ORDER_LATCH.visible
+    )
+    assert visible == LATCH_LONGEST, "a visible case must reach the longest hidden length"

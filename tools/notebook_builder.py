@@ -117,8 +117,12 @@ def how_to(parts) -> str:
         returns.append("a Python `float` where a number is asked for")
     if any(len(p.outputs) > 1 for p in parts):
         returns.append("a tuple, in the stated order, where several values are asked for")
-    libraries = sorted({p.rule_text() for p in parts})
-    rule = "each part says which" if len(libraries) > 1 else "every part"
+    libraries = sorted({p.rule_text() for p in parts}, key=len)
+    if len(libraries) > 1:
+        libraries = [", or ".join(libraries[:-1]) + f", or {libraries[-1]}"]
+        rule = "each part says which"
+    else:
+        rule = "in every part"
     examples = []
     if any("torch" not in p.allowed for p in parts):
         examples.append("`torch` in a NumPy part")
@@ -153,7 +157,7 @@ modules.{design} Return {"; ".join(returns)}; NumPy scalars count as numbers.{to
 When a check fails, read its message: it says which output is wrong, where,
 expected against got, and often which mistake produces exactly your answer.
 
-Each graded function may use {" / ".join(libraries)} ({rule}), plus Python's
+Each graded function may use {libraries[0]} ({rule}), plus Python's
 standard library; a graded function that calls anything else
 ({" or ".join(examples) or "another numerical library"}) scores 0 for that
 part, and its check tells you so at once. Outside your graded functions, use

@@ -240,11 +240,11 @@ RNN_PARAM_COUNT = Part(
 
 # ---------------------------------------------------------------- part 5: design a pair detector
 
-#: The property: the output is at least +MARGIN on (a, b) and at most -MARGIN on every other
-#: window, so that no round-off can decide it.
-MARGIN = 0.5
-#: The most hidden units a detector may use (one is enough).
-MAX_HIDDEN = 8
+# The property (stated in references/, where the book reads it too): the output is at least
+# +MARGIN on (a, b) and at most -MARGIN on every other window, so that no round-off can decide
+# it; a detector uses at most MAX_HIDDEN hidden units (one is enough).
+MARGIN = ref.PAIR_MARGIN
+MAX_HIDDEN = ref.PAIR_MAX_HIDDEN
 
 # What the property check says about the classic mistakes (the declared mistakes' descriptions).
 ORDER_IGNORED = (

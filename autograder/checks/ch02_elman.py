@@ -450,10 +450,11 @@ LAST_STATES = Part(
 
 # --- Part 6: design a latch that solves the order task at any length ------------------------
 
-#: What the design must meet, stated in the notebook.
-LATCH_MAX_HIDDEN = 4
-LATCH_SIGMA_BOUND = 2.0  # largest singular value of W_hh
-LATCH_MARGIN = 3.0  # z_label - z_other at h_T
+# What the design must meet, stated in the notebook (the values live in references/, where the
+# book reads them too).
+LATCH_MAX_HIDDEN = ref.LATCH_MAX_HIDDEN
+LATCH_SIGMA_BOUND = ref.LATCH_SIGMA_BOUND  # largest singular value of W_hh
+LATCH_MARGIN = ref.LATCH_MARGIN  # z_label - z_other at h_T
 LATCH_PROBE = 100  # distractors after the markers in the diagnostic probes
 
 # Diagnoses: the property check names the first that fits; the declared mistakes use them.
@@ -782,7 +783,7 @@ ORDER_LATCH = Part(
     # (a memory that fades slowly fails in sight); case 1 moves the markers (a latch wired to
     # ids 0 and 1 fails there) and has the shortest sequences, two tokens.
     visible=(
-        Case(0, vocab_size=8, marker_a=0, marker_b=1, lengths=(12, 48, 500)),
+        Case(0, vocab_size=8, marker_a=0, marker_b=1, lengths=(12, 48, ref.LATCH_LONGEST)),
         Case(1, vocab_size=11, marker_a=7, marker_b=3, lengths=(2, 60, 300)),
     ),
     hidden=(

@@ -14,6 +14,13 @@ import torch.nn.functional as F
 
 from ..device import REFERENCE_DTYPE, reference_device, to_device, to_numpy
 
+#: The pair detector of Part 5 (a design part) must give at least +PAIR_MARGIN on (a, b) and at
+#: most -PAIR_MARGIN on every other window, with at most PAIR_MAX_HIDDEN hidden units. The
+#: chapter reads these too (from here, not from the checks, so editing a check does not
+#: re-execute the book).
+PAIR_MARGIN = 0.5
+PAIR_MAX_HIDDEN = 8
+
 
 def _one_hot(tokens, vocab_size, device):
     return F.one_hot(to_device(tokens, device).long(), vocab_size).to(REFERENCE_DTYPE)
