@@ -129,8 +129,12 @@ def plain(obj, depth: int = 0):
         # A NumPy scalar (np.float64, np.int64, np.bool_, ...) crosses as a 0-d array: its
         # value and its dtype, which the judge needs (float32 is refused, float64 is not).
         return np.asarray(obj)
-    if kind is tuple and depth <= 1 and len(obj) <= 64:
-        return tuple(plain(item, depth + 1) for item in obj)
+    if isinstance(obj, tuple) and kind is not ListOf and depth <= 1:
+        # A namedtuple is a tuple too. Its items are read through tuple's own slot access, so
+        # a subclass that overrides __iter__, __len__ or __getitem__ cannot lie about them.
+        items = tuple.__getitem__(obj, slice(None))
+        if len(items) <= 64:
+            return tuple(plain(item, depth + 1) for item in items)
     if kind is list and depth == 1 and len(obj) <= 64:
         return ListOf(plain(item, depth + 1) for item in obj)
     module, qualname = _type_of(obj)

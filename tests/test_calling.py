@@ -143,3 +143,25 @@ def test_an_input_nudged_and_restored_by_arithmetic_is_not_called_changed():
 
     assert calling.call(restored, {"W": W}).mutated is None
     assert calling.call(forgotten, {"W": W}).mutated == "W"
+
+
+def test_a_namedtuple_counts_as_a_tuple_and_a_lying_one_cannot_fake_its_items():
+    """A student walk-through: returning a namedtuple was refused though it is a tuple."""
+    from collections import namedtuple
+
+    Grads = namedtuple("Grads", "dW db")
+    value = calling.plain(Grads(np.ones(2), np.zeros(3)))
+    assert type(value) is tuple and len(value) == 2 and value[1].shape == (3,)
+
+    class Liar(tuple):
+        def __iter__(self):
+            return iter((np.zeros(2),))
+
+        def __len__(self):
+            return 1
+
+        def __getitem__(self, i):
+            return np.zeros(2)
+
+    value = calling.plain(Liar((np.ones(5), np.ones(6))))
+    assert [v.shape for v in value] == [(5,), (6,)], "the real items, not what it claims"

@@ -153,7 +153,8 @@ def how_to(parts) -> str:
 from the course's `autograder` package with your function: it builds inputs
 from a seed, calls your function with them (in the order of the stub's
 parameters, which you may rename) and compares the result with PyTorch's own
-modules.{design} Return {"; ".join(returns)}; NumPy scalars count as numbers.{tolerance}
+modules.{design} Return {"; ".join(returns)} (where a number is asked, a NumPy
+scalar of the right kind counts as one; where an array is asked, return an array).{tolerance}
 When a check fails, read its message: it says which output is wrong, where,
 expected against got, and often which mistake produces exactly your answer.
 
