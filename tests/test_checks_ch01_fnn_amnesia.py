@@ -357,6 +357,13 @@ def test_a_wrong_detector_is_told_the_first_window_it_gets_wrong_and_its_output_
     )
 
 
+def test_too_many_hidden_units_is_refused_without_giving_the_answer_away():
+    """Issue 19 (walk-through): the message said "(one is enough to detect one pair)"."""
+    table = next(fn for name, fn, _ in DETECTOR_MUTANTS if name == "a lookup table of every window")
+    message = assert_rejected(checks.check_adjacent_pair_detector, table, "use between 1 and 8")
+    assert "one is enough" not in message and "Your network has 64 hidden units" in message
+
+
 @pytest.mark.parametrize(
     "check,name,fn,hint", MUTANTS, ids=[f"{c.__name__}-{n}" for c, n, _, _ in MUTANTS]
 )

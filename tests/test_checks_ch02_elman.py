@@ -554,6 +554,17 @@ LAST_MUTANTS = {
         checks.MEAN_STATE,
     ),
     "time axis indexed first": (lambda hs, lengths: hs[:, lengths - 1], "should have shape"),
+    "the longest sequence's last column for all": (
+        lambda hs, lengths: hs[:, lengths.max() - 1],
+        checks.LONGEST_COLUMN,
+    ),
+    "T - 1 for the longest sequence": (
+        lambda hs, lengths: hs[
+            np.arange(len(lengths)),
+            np.where(lengths == lengths.max(), hs.shape[1] - 1, lengths - 1),
+        ],
+        checks.LONGEST_PADDED,
+    ),
     "lengths as float": (
         lambda hs, lengths: hs[np.arange(len(lengths)), (lengths - 1.0)],
         "IndexError",
@@ -565,6 +576,20 @@ LAST_MUTANTS = {
 def test_last_states_mistakes_are_named(name):
     fn, hint = LAST_MUTANTS[name]
     assert_rejected(checks.check_last_states, fn, hint, name)
+
+
+def test_the_longest_column_is_named_with_the_last_column_where_they_coincide():
+    """Issue 19 (walk-through): hs[:, lengths.max() - 1] was told "hs[:, -1] is taken" on the
+    first visible case (its longest sequence fills the batch) and nothing on the second."""
+    longest = LAST_MUTANTS["the longest sequence's last column for all"][0]
+    with pytest.raises(AssertionError) as info:
+        checks.check_last_states(longest, seed=0)
+    msg = str(info.value)
+    assert checks.LONGEST_COLUMN in msg and checks.LAST_COLUMN in msg
+    with pytest.raises(AssertionError) as info:
+        checks.check_last_states(longest, seed=1, spare_steps=2)
+    assert checks.LONGEST_COLUMN in str(info.value)
+    assert checks.LAST_COLUMN not in str(info.value)
 
 
 # --- Part 6: order_latch (a design, judged by a property) -----------------------------------
@@ -640,6 +665,15 @@ def _latch_variant(**change):
     return fn
 
 
+def _fading_pair(vocab_size, marker_a, marker_b, w, k):
+    """No latch: one unit per marker, W_hh = w I (w < 1), read-out (k, -k; -k, k): the marker
+    that came first has faded more, and a huge k decides on what is left."""
+    W_ih = np.zeros((2, vocab_size))
+    W_ih[0, marker_a], W_ih[1, marker_b] = 1.0, 1.0
+    W_hy = np.array([[k, -k], [-k, k]])
+    return W_ih, w * np.eye(2), np.zeros(2), np.zeros(2), W_hy, np.zeros(2)
+
+
 LATCH_MUTANTS = {
     "just above the bound": (_latch_variant(W_hh=lambda v: np.array([[2.05]])), checks.STRONG),
     "five units": (
@@ -684,6 +718,32 @@ LATCH_MUTANTS = {
         ),
         checks.FADES,
     ),
+    "no latch: a fading memory behind a huge read-out (the walk-through's loophole)": (
+        lambda vocab_size, marker_a, marker_b, sequences: _fading_pair(
+            vocab_size, marker_a, marker_b, 0.9, 1e26
+        ),
+        checks.HUGE_READOUT,
+    ),
+    "no latch, faster fading behind a huge read-out": (
+        lambda vocab_size, marker_a, marker_b, sequences: _fading_pair(
+            vocab_size, marker_a, marker_b, 0.5, 1e26
+        ),
+        checks.HUGE_READOUT,
+    ),
+    "no latch, the read-out at the bound": (
+        lambda vocab_size, marker_a, marker_b, sequences: _fading_pair(
+            vocab_size, marker_a, marker_b, 0.9, 10.0
+        ),
+        checks.FADES,
+    ),
+    "a working latch with a read-out of 20": (
+        _latch_variant(W_hy=lambda v: np.array([[-20.0], [20.0]])),
+        checks.TOO_LARGE,
+    ),
+    "a working latch with a bias of -11 on class 0": (
+        _latch_variant(b_y=lambda v: np.array([-11.0, 0.0])),
+        "b_y[0] is -11, above the bound 10",
+    ),
     "tanh saturated, read-out too weak": (
         _latch_variant(W_hy=lambda v: np.array([[-1.4], [1.4]])),
         checks.WEAK_READOUT,
@@ -695,6 +755,28 @@ LATCH_MUTANTS = {
 def test_latch_mistakes_are_named(name):
     fn, hint = LATCH_MUTANTS[name]
     assert_rejected(checks.check_order_latch, fn, hint, name)
+
+
+def test_a_singular_value_just_above_the_bound_is_printed_with_the_digits_that_differ():
+    """Issue 19 (walk-through): W_hh = 2.0001 was told "your W_hh is 2; at most 2"."""
+    for w, shown in ((2.0001, "2.0001"), (2.0000001, "2.0000001"), (-2.5, "2.5")):
+        msg = assert_rejected(
+            checks.check_order_latch,
+            _latch_variant(W_hh=lambda v, w=w: np.array([[w]])),
+            "at most 2",
+        )
+        assert f"of your W_hh is {shown};" in msg, msg
+
+
+def test_every_array_is_bounded_and_honest_designs_stay_within_the_bound():
+    """The bound is on every entry of every array (a huge W_ih or bias is refused too)."""
+    big_input = _latch_variant(W_ih=lambda v: 12.0 * v["W_ih"])
+    assert_rejected(checks.check_order_latch, big_input, checks.TOO_LARGE)
+    # The same latch with every weight exactly at the bound's edge passes the bound check.
+    at_bound = _latch_variant(W_hy=lambda v: np.array([[-10.0], [10.0]]))
+    args, _ = checks.ORDER_LATCH.build(checks.ORDER_LATCH.visible[0])
+    values = at_bound(*args.values())
+    assert checks._bound_problem(args, values) is None
 
 
 def test_the_latch_message_names_the_sequence_and_what_the_network_did():

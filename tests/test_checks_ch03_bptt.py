@@ -85,17 +85,73 @@ def backward_by_chunks(dhs, x, h0, W_ih, W_hh, b_ih, b_hh, k, *, state="carry"):
     return tuple(total)
 
 
+def truncated_by_steps(dhs, x, h0, W_ih, W_hh, b_ih, b_hh, k, *, slip=None):
+    """Truncated BPTT the way a student may write it from "which g_t loses a term": one
+    backward loop over the array steps, testing (t + 1) % k and t % k; ``slip`` injects one
+    misreading."""
+    B, T, _ = x.shape
+    hs = [h0]
+    for t in range(T):
+        hs.append(np.tanh(x[:, t] @ W_ih.T + b_ih + hs[-1] @ W_hh.T + b_hh))
+    dW_ih, dW_hh, db = np.zeros_like(W_ih), np.zeros_like(W_hh), np.zeros_like(b_ih)
+    g_next = np.zeros_like(h0)
+    for t in reversed(range(T)):
+        chunk_end = (t + 1) % k == 0
+        own = dhs[:, t]
+        if slip in ("own term dropped", "own term dropped instead") and chunk_end and t < T - 1:
+            own = 0.0 * own
+        if slip == "own term dropped, modulo" and chunk_end:  # T - 1 too when k divides T
+            own = 0.0 * own
+        if slip == "own term dropped at every chunk end" and (chunk_end or t == T - 1):
+            own = 0.0 * own
+        da = (own + g_next) * (1.0 - hs[t + 1] ** 2)
+        if slip != "short chunk skipped" or t < (T // k) * k:
+            dW_ih += da.T @ x[:, t]
+            dW_hh += da.T @ hs[t]
+            db += da.sum(axis=0)
+        g_next = da @ W_hh
+        if t % k == 0 and slip != "own term dropped instead":
+            g_next = np.zeros_like(h0)
+    if slip == "divided by the chunks":
+        chunks = len(range(0, T, k))
+        dW_ih, dW_hh, db = dW_ih / chunks, dW_hh / chunks, db / chunks
+    return dW_ih, dW_hh, db, db.copy()
+
+
 def fd_by_states(
-    dhs, x, h0, W_ih, W_hh, b_ih, b_hh, eps, *, scheme="centred", in_place=False, undo=True
+    dhs,
+    x,
+    h0,
+    W_ih,
+    W_hh,
+    b_ih,
+    b_hh,
+    eps,
+    *,
+    scheme="centred",
+    in_place=False,
+    undo=True,
+    slip=None,
 ):
     """The centred difference written another way: W_hh +- eps E_ij built fresh, the states of
-    both runs differenced first and then weighted by dhs (one flat index at a time)."""
+    both runs differenced first and then weighted by dhs (one flat index at a time); ``slip``
+    injects one misreading of the objective or of the step."""
+    if slip == "half nudges":  # "step eps" read as the distance between the two points
+        eps = eps / 2
+    weights = dhs.copy()
+    if slip == "last state only":
+        weights[:, :-1] = 0.0
+    if slip == "batch mean":
+        weights = weights / dhs.shape[0]
 
     def states(W):
         h, out = h0, np.empty(dhs.shape)
         for t in range(x.shape[1]):
+            if slip == "paired with h_{t-1}":
+                out[:, t] = h
             h = np.tanh(x[:, t] @ W_ih.T + b_ih + h @ W.T + b_hh)
-            out[:, t] = h
+            if slip != "paired with h_{t-1}":
+                out[:, t] = h
         return out
 
     H = W_hh.shape[0]
@@ -118,7 +174,9 @@ def fd_by_states(
         if scheme == "forward":
             down = base
         step = 2 * eps if scheme == "centred" else eps
-        grad[n] = np.einsum("bth,bth->", dhs, up - down) / step
+        if slip == "half nudges":
+            step = 2 * eps  # the two points are the eps given apart
+        grad[n] = np.einsum("bth,bth->", weights, up - down) / step
     return grad.reshape(H, H)
 
 
@@ -135,8 +193,13 @@ def tbptt_torch(x, targets, h0, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, k, *, slip=No
     if slip == "aligned from the end":
         starts = sorted({0, *range(T % k, T, k)})
     bounds = list(zip(starts, starts[1:] + [T]))
+    if slip == "short chunk skipped":
+        bounds = [(s, e) for s, e in bounds if e - s == k]
+    opt = torch.optim.SGD([*rnn.parameters(), Wy, by], lr=0.1) if slip == "opt.step()" else None
     h = torch.tensor(h0)[None]
     for s, e in bounds:
+        if opt:
+            opt.zero_grad()
         if slip == "reset":
             h = torch.zeros_like(h)
         elif slip != "no detach":
@@ -149,11 +212,16 @@ def tbptt_torch(x, targets, h0, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, k, *, slip=No
         y = torch.tensor(targets[:, s:e]).reshape(-1)
         if slip == "chunk mean":
             loss = F.cross_entropy(logits, y)
+        elif slip == "divided by B":
+            loss = F.cross_entropy(logits, y, reduction="sum") / B
         else:
             loss = F.cross_entropy(logits, y, reduction="sum") / (B * T)
         loss.backward(retain_graph=slip == "no detach")
+        if opt:
+            opt.step()
     grads = [p.grad for p in rnn.parameters()] + [Wy.grad, by.grad]
-    return tuple(g.numpy().copy() for g in grads) + (h[0].detach().numpy().copy(),)
+    h_T = torch.tensor(h0) if slip == "h0 returned" else h[0]
+    return tuple(g.numpy().copy() for g in grads) + (h_T.detach().numpy().copy(),)
 
 
 HONEST = [
@@ -328,6 +396,97 @@ MUTANTS = [
         lambda k, **a: column_bptt(**a)[2:],
         "truncation is ignored",
     ),
+    # Issue 19 (walk-through): misreadings that got no hint.
+    (
+        checks.check_numerical_gradient_W_hh,
+        "eps ignored, a step of 1e-5 instead",
+        lambda eps, **a: fd_by_states(**a, eps=1e-5),
+        "or a step other than the eps given is used",
+    ),
+    (
+        checks.check_numerical_gradient_W_hh,
+        "nudges of +-eps/2",
+        lambda **a: fd_by_states(**a, slip="half nudges"),
+        "the nudges are +-eps/2",
+    ),
+    (
+        checks.check_numerical_gradient_W_hh,
+        "objective divided by B",
+        lambda **a: fd_by_states(**a, slip="batch mean"),
+        "the objective is averaged over the batch",
+    ),
+    (
+        checks.check_numerical_gradient_W_hh,
+        "objective on h_T only",
+        lambda **a: fd_by_states(**a, slip="last state only"),
+        "the objective uses the last state only",
+    ),
+    (
+        checks.check_numerical_gradient_W_hh,
+        "dhs paired with h_{t-1}",
+        lambda **a: fd_by_states(**a, slip="paired with h_{t-1}"),
+        "the states are paired one step off",
+    ),
+    (
+        checks.check_truncated_bptt_grads,
+        "own dhs term dropped before each boundary",
+        lambda **a: truncated_by_steps(**a, slip="own term dropped"),
+        "the chunk-end step's own dhs term is dropped as well",
+    ),
+    (
+        checks.check_truncated_bptt_grads,
+        "own dhs term dropped where (t + 1) % k == 0",
+        lambda **a: truncated_by_steps(**a, slip="own term dropped, modulo"),
+        "the chunk-end step's own dhs term is dropped",
+    ),
+    (
+        checks.check_truncated_bptt_grads,
+        "own dhs term dropped at every chunk's end",
+        lambda **a: truncated_by_steps(**a, slip="own term dropped at every chunk end"),
+        "dropped at the end of every chunk, the last one included",
+    ),
+    (
+        checks.check_truncated_bptt_grads,
+        "own dhs term dropped instead of the recurrent one",
+        lambda **a: truncated_by_steps(**a, slip="own term dropped instead"),
+        "loses its own dhs term instead of the term from h_{t+1}",
+    ),
+    (
+        checks.check_truncated_bptt_grads,
+        "short last chunk skipped",
+        lambda **a: truncated_by_steps(**a, slip="short chunk skipped"),
+        "the short last chunk is skipped",
+    ),
+    (
+        checks.check_truncated_bptt_grads,
+        "divided by the number of chunks",
+        lambda **a: truncated_by_steps(**a, slip="divided by the chunks"),
+        "divided by the number of chunks",
+    ),
+    (
+        checks.check_tbptt_gradients,
+        "divided by B",
+        lambda **a: tbptt_torch(**a, slip="divided by B"),
+        "divided by B instead of B*T",
+    ),
+    (
+        checks.check_tbptt_gradients,
+        "h0 returned as h_T",
+        lambda **a: tbptt_torch(**a, slip="h0 returned"),
+        "h0 is returned as h_T",
+    ),
+    (
+        checks.check_tbptt_gradients,
+        "short last chunk skipped",
+        lambda **a: tbptt_torch(**a, slip="short chunk skipped"),
+        "the short last chunk is skipped",
+    ),
+    (
+        checks.check_tbptt_gradients,
+        "opt.step() after every chunk",
+        lambda **a: tbptt_torch(**a, slip="opt.step()"),
+        "the weights are updated between chunks (torch.optim.SGD(lr=0.1) stepped after every",
+    ),
 ]
 
 
@@ -409,3 +568,29 @@ def truncated_bptt_grads(dhs, x, h0, W_ih, W_hh, b_ih, b_hh, k):
     # the same chunked answer over the right rnn_backward passes
     namespace["rnn_backward"] = SOL["rnn_backward"]
     checks.check_truncated_bptt_grads(namespace["truncated_bptt_grads"])
+
+
+def test_a_division_by_the_chunks_that_equals_one_by_the_batch_is_named_both_ways():
+    """Issue 19 (walk-through): on hidden seed 801 (B = 3, three chunks) dividing by the number
+    of chunks was told "averaged over the batch" only; the framework names every match."""
+    args = checks.TRUNCATED_BPTT_GRADS.inputs(801)
+    assert args["x"].shape[0] == len(range(0, args["x"].shape[1], args["k"])) == 3
+    fn = positional(
+        checks.check_truncated_bptt_grads,
+        lambda **a: truncated_by_steps(**a, slip="divided by the chunks"),
+    )
+    with pytest.raises(AssertionError) as info:
+        checks.check_truncated_bptt_grads(fn, seed=801)
+    msg = str(info.value)
+    assert "divided by the number of chunks" in msg and "averaged over the batch" in msg
+
+
+def test_the_gradient_checker_names_a_fixed_step_with_the_analytic_gradient():
+    """A checker that ignores its eps and uses 1e-5 returns the analytic gradient to within the
+    tolerance: the hint names both readings, not only "the analytic gradient"."""
+    msg = assert_rejected(
+        checks.check_numerical_gradient_W_hh,
+        lambda eps, **a: fd_by_states(**a, eps=1e-5),
+        checks.ANALYTIC,
+    )
+    assert "Common causes" not in msg

@@ -242,7 +242,7 @@ RNN_PARAM_COUNT = Part(
 
 # The property (stated in references/, where the book reads it too): the output is at least
 # +MARGIN on (a, b) and at most -MARGIN on every other window, so that no round-off can decide
-# it; a detector uses at most MAX_HIDDEN hidden units (one is enough).
+# it; a detector uses at most MAX_HIDDEN hidden units.
 MARGIN = ref.PAIR_MARGIN
 MAX_HIDDEN = ref.PAIR_MAX_HIDDEN
 
@@ -349,10 +349,7 @@ def _detector_property(args, values):
             f"the number of hidden units (W1 (H, {2 * V}), b1 (H,), W2 (1, H))."
         )
     if not 1 <= H <= MAX_HIDDEN:
-        return (
-            f"Your network has {H} hidden units; use between 1 and {MAX_HIDDEN} "
-            f"(one is enough to detect one pair)."
-        )
+        return f"Your network has {H} hidden units; use between 1 and {MAX_HIDDEN}."
     tokens = ref.pair_windows(V)  # row i * V + j: token i, then token j
     features = ref.window_features(tokens, V, 2)  # (V*V, 2V), as window_features lays it out
     run = lambda x: ref.pair_detector_logits(W1, b1, W2, b2, x).reshape(V, V)  # noqa: E731

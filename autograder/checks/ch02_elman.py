@@ -381,6 +381,14 @@ LAST_COLUMN = (
 OFF_BY_ONE = "hs[b, lengths[b]] is taken (off by one: h_L is at index L - 1)"
 PACKED_ORDER = "the rows come out sorted by length (the packed order), not in the batch's order"
 MEAN_STATE = "the mean of the real states h_1..h_L is taken instead of the last one"
+LONGEST_COLUMN = (
+    "hs[:, lengths.max() - 1] is taken: one column, the longest sequence's last state, for "
+    "every sequence (a padding step for every shorter one)"
+)
+LONGEST_PADDED = (
+    "the longest sequence's padding is not handled (T - 1 used where its length ends earlier: "
+    "a batch may be padded beyond its longest sequence)"
+)
 
 
 def _last_inputs(seed, batch=None, seq_len=None, hidden_size=None, spare_steps=0):
@@ -417,6 +425,13 @@ def _last_mistakes(args):
         OFF_BY_ONE: lambda: hs[rows, lengths] if lengths.max() < T else None,
         PACKED_ORDER: lambda: hs[order, lengths[order] - 1],
         MEAN_STATE: lambda: np.stack([hs[b, : lengths[b]].mean(axis=0) for b in rows]),
+        LONGEST_COLUMN: lambda: hs[:, lengths.max() - 1].copy(),
+        # Where the longest sequence fills the batch, T - 1 is its last step: right there.
+        LONGEST_PADDED: lambda: (
+            hs[rows, np.where(lengths == lengths.max(), T - 1, lengths - 1)]
+            if lengths.max() < T
+            else None
+        ),
     }
 
 
@@ -454,6 +469,7 @@ LAST_STATES = Part(
 # book reads them too).
 LATCH_MAX_HIDDEN = ref.LATCH_MAX_HIDDEN
 LATCH_SIGMA_BOUND = ref.LATCH_SIGMA_BOUND  # largest singular value of W_hh
+LATCH_WEIGHT_BOUND = ref.LATCH_WEIGHT_BOUND  # |entry| of every weight and bias
 LATCH_MARGIN = ref.LATCH_MARGIN  # z_label - z_other at h_T
 LATCH_PROBE = 100  # distractors after the markers in the diagnostic probes
 
@@ -484,12 +500,22 @@ OVERWRITES = (
     "the second marker overwrites the first "
     "(its input weight is too strong for W_hh to hold the state)"
 )
+TOO_LARGE = (
+    "a weight is larger than allowed "
+    f"(every entry of every array must be at most {LATCH_WEIGHT_BOUND:g} in absolute value)"
+)
+HUGE_READOUT = (
+    "a fading memory is made decisive by a huge read-out (the state decays towards zero over "
+    "the distractors, and a W_hy far above the bound amplifies what is left; at a longer "
+    "length the state underflows to zero and the answer is lost)"
+)
 OPPOSITE = "the read-out answers the opposite class (label 1 means A came before B)"
 WEAK_READOUT = (
     f"the read-out is too weak (the right class wins, but by a logit margin below {LATCH_MARGIN:g})"
 )
 BLIND = "the answer does not depend on the order of the markers"
 
+PROBES_RIGHT = "The probes (A then B, B then A, each followed by distractors) are answered right"
 LATCH_WEIGHTS = ("W_ih", "W_hh", "b_ih", "b_hh", "W_hy", "b_y")
 LATCH_PER_LENGTH = 24  # sequences per declared length
 
@@ -566,17 +592,11 @@ def _decisions(logits) -> np.ndarray:
     return (logits[..., 1] > logits[..., 0]).astype(int)
 
 
-def _diagnose(args, values) -> str:
-    """Why a design fails, from its weights and from five probes run through the same
-    reference model: distractors only, A or B then distractors, A B or B A then distractors."""
-    W_ih, W_hh = values[0], values[1]
+def _probes(args, values):
+    """Five probes run through the reference model: distractors only, A or B then
+    distractors, A B or B A then distractors (LATCH_PROBE + 2 tokens each). Returns the
+    number of tokens n, the states, the read-out's decisions and the states' norms."""
     V, A, B = args["vocab_size"], args["marker_a"], args["marker_b"]
-    marker_cols = np.abs(W_ih[:, [A, B]]).max()
-    if {A, B}.isdisjoint((0, 1)) and marker_cols == 0 and np.abs(W_ih[:, [0, 1]]).max() > 0:
-        return (
-            f"This case's markers are A = {A} and B = {B}, whose columns of W_ih are zero, "
-            f"while columns 0 and 1 (distractors here) are not. Diagnosis: {CHAPTER_IDS}."
-        )
     distractors = [t for t in range(V) if t not in (A, B)]
     n = LATCH_PROBE + 2
     fill = np.array([distractors[i % len(distractors)] for i in range(n)], dtype=np.int64)
@@ -584,8 +604,68 @@ def _diagnose(args, values) -> str:
     probes[1, 0], probes[2, 0] = A, B
     probes[3, :2], probes[4, :2] = (A, B), (B, A)
     hs, logits = ref.one_hot_run(probes, *values)
-    dec = _decisions(logits)
-    norms = np.linalg.norm(hs, axis=-1)
+    return n, hs, _decisions(logits), np.linalg.norm(hs, axis=-1)
+
+
+def _fading(n, hs, norms) -> str | None:
+    """How the state fades after a marker (None when it holds): the first of A, B whose state
+    shrinks to under half its size over the probe's distractors."""
+    for i, name in ((1, "A"), (2, "B")):
+        if norms[i, 0] > 1e-6 and norms[i, -1] < 0.5 * norms[i, 0]:
+            return (
+                f"After {name} the state is {_vec(hs[i, 0])}; after {name} and {n - 1} "
+                f"distractors it has decayed to {_vec(hs[i, -1])}, "
+                f"{norms[i, -1] / norms[i, 0]:.1e} of its size"
+            )
+    return None
+
+
+def _above(value: float, bound: float) -> str:
+    """``value`` printed with enough digits to read above ``bound`` (2.0001, not 2)."""
+    for digits in range(4, 18):
+        text = f"{value:.{digits}g}"
+        if float(text) > bound:
+            return text
+    return repr(float(value))
+
+
+def _bound_problem(args, values) -> str | None:
+    """The first array with an entry above LATCH_WEIGHT_BOUND in absolute value, its largest
+    entry, and whether a huge read-out hides a memory that fades (None when all are within)."""
+    for name, value in zip(LATCH_WEIGHTS, values):
+        if value.size == 0 or not np.abs(value).max() > LATCH_WEIGHT_BOUND + 1e-9:
+            continue
+        index = np.unravel_index(int(np.argmax(np.abs(value))), value.shape)
+        entry = float(value[index])
+        shown = ("-" if entry < 0 else "") + _above(abs(entry), LATCH_WEIGHT_BOUND)
+        where = f"{name}[{', '.join(str(int(i)) for i in index)}]"
+        head = (
+            f"{where} is {shown}, above the bound {LATCH_WEIGHT_BOUND:g}: the margin must come "
+            f"from a state that stays away from zero, not from a huge weight."
+        )
+        n, hs, _, norms = _probes(args, values)
+        fading = _fading(n, hs, norms)
+        if name == "W_hy" and fading:
+            return (
+                f"{head} {fading}: your read-out decides only because W_hy multiplies that "
+                f"small state by up to {abs(entry):.3g}. Diagnosis: {HUGE_READOUT}."
+            )
+        return f"{head} Diagnosis: {TOO_LARGE}."
+    return None
+
+
+def _diagnose(args, values) -> str:
+    """Why a design fails, from its weights and from five probes run through the same
+    reference model (:func:`_probes`)."""
+    W_ih, W_hh = values[0], values[1]
+    A, B = args["marker_a"], args["marker_b"]
+    marker_cols = np.abs(W_ih[:, [A, B]]).max()
+    if {A, B}.isdisjoint((0, 1)) and marker_cols == 0 and np.abs(W_ih[:, [0, 1]]).max() > 0:
+        return (
+            f"This case's markers are A = {A} and B = {B}, whose columns of W_ih are zero, "
+            f"while columns 0 and 1 (distractors here) are not. Diagnosis: {CHAPTER_IDS}."
+        )
+    n, hs, dec, norms = _probes(args, values)
     if norms.max() < 1e-6:
         why = "the markers' columns of W_ih are zero" if marker_cols == 0 else "see W_ih"
         return (
@@ -611,15 +691,12 @@ def _diagnose(args, values) -> str:
             f"distractors (h = {_vec(hs[1, 1])}, {_vec(hs[1, 2])}, {_vec(hs[1, 3])}, ...). "
             f"Diagnosis: {FLIPS_EACH_STEP}."
         )
-    sigma = np.linalg.norm(W_hh, 2)
-    for i, name in ((1, "A"), (2, "B")):
-        if norms[i, -1] < 0.5 * norms[i, 0]:
-            return (
-                f"After {name} the state is {_vec(hs[i, 0])}; after {name} and {n - 1} "
-                f"distractors it has decayed to {_vec(hs[i, -1])}, {norms[i, -1] / norms[i, 0]:.1e} "
-                f"of its size (largest singular value of W_hh: {sigma:.3g}; a state that "
-                f"stays needs tanh(W_hh h) to give h back). Diagnosis: {FADES}."
-            )
+    fading = _fading(n, hs, norms)
+    if fading:
+        return (
+            f"{fading} (largest singular value of W_hh: {np.linalg.norm(W_hh, 2):.3g}; a state "
+            f"that stays needs tanh(W_hh h) to give h back). Diagnosis: {FADES}."
+        )
     if dec[3, -1] != dec[1, -1] or dec[4, -1] != dec[2, -1]:
         i = 3 if dec[3, -1] != dec[1, -1] else 4
         first, second = ("A", "B") if i == 3 else ("B", "A")
@@ -640,10 +717,7 @@ def _diagnose(args, values) -> str:
             f"{dec[3, -1]} (final states {_vec(hs[3, -1])} and {_vec(hs[4, -1])}). "
             f"Diagnosis: {BLIND}."
         )
-    return (
-        "The probes (A then B, B then A, each followed by distractors) are answered right, so "
-        "this sequence's own steps above show where your design goes wrong."
-    )
+    return f"{PROBES_RIGHT}, so this sequence's own steps above show where your design goes wrong."
 
 
 def _latch_failure(args, values, tokens, hs, logits, row) -> str:
@@ -679,34 +753,47 @@ def _latch_failure(args, values, tokens, hs, logits, row) -> str:
         f"{state(s2)} after {second} (class {dec[s2 - 1]}: {held})"
         + (f"; h_{T} = {state(T)} at the end." if T > s2 else ".")
     )
-    if dec[-1] == label:
+    diagnosis = None
+    if dec[-1] != label or np.linalg.norm(hs[row, -1]) < 0.5:
+        diagnosis = _diagnose(args, values)  # a small final state: does the memory fade?
+    if dec[-1] == label and (diagnosis is None or diagnosis.startswith(PROBES_RIGHT)):
         small = np.linalg.norm(hs[row, -1]) < 0.5
+        at_bound = np.abs(values[4]).max() >= LATCH_WEIGHT_BOUND - 1e-9
         lines.append(
-            f"Diagnosis: {WEAK_READOUT}. Scale W_hy"
+            f"Diagnosis: {WEAK_READOUT}. "
+            + (
+                "Scale W_hy"
+                if not at_bound
+                else f"W_hy is already at the bound {LATCH_WEIGHT_BOUND:g}: make the state larger"
+            )
             + (
                 ", or keep the state away from zero (it is small at the end of this sequence)."
-                if small
+                if small and not at_bound
                 else "."
             )
         )
     else:
-        lines.append(_diagnose(args, values))
+        lines.append(diagnosis)
     return "\n".join(lines)
 
 
 def _latch_property(args, values) -> str | None:
     """Every declared sequence is classified right, by a logit margin of at least
     LATCH_MARGIN, by nn.RNN (tanh, h_0 = 0, one-hot inputs) and nn.Linear on h_T, with W_hh's
-    largest singular value at most LATCH_SIGMA_BOUND and 1 to LATCH_MAX_HIDDEN hidden units."""
+    largest singular value at most LATCH_SIGMA_BOUND, every entry of every array at most
+    LATCH_WEIGHT_BOUND in absolute value and 1 to LATCH_MAX_HIDDEN hidden units."""
     problem = _size_problem(values, args["vocab_size"])
     if problem:
         return problem
     sigma = float(np.linalg.norm(values[1], 2))
     if sigma > LATCH_SIGMA_BOUND + 1e-9:
         return (
-            f"The largest singular value of your W_hh is {sigma:.4g}; this part allows at most "
-            f"{LATCH_SIGMA_BOUND:g}. Diagnosis: {STRONG}."
+            f"The largest singular value of your W_hh is {_above(sigma, LATCH_SIGMA_BOUND)}; "
+            f"this part allows at most {LATCH_SIGMA_BOUND:g}. Diagnosis: {STRONG}."
         )
+    problem = _bound_problem(args, values)
+    if problem:
+        return problem
     for tokens in args["sequences"]:
         hs, logits = ref.one_hot_run(tokens, *values)
         z = logits[:, -1]
@@ -739,9 +826,20 @@ def _latch(args, *, w=2.0, u=1.0, k=4.0, bias=0.0, ids=None, u_b=None):
     )
 
 
+def _fading_pair(args, w=0.9, k=1e26):
+    """No latch: one unit per marker, each fading by W_hh = w < 1 after its marker; the one
+    that came first has faded more, and a read-out of +-k decides on that tiny difference."""
+    W_ih = np.zeros((2, args["vocab_size"]))
+    W_ih[0, args["marker_a"]], W_ih[1, args["marker_b"]] = 1.0, 1.0
+    W_hy = np.array([[k, -k], [-k, k]])
+    return W_ih, w * np.eye(2), np.zeros(2), np.zeros(2), W_hy, np.zeros(2)
+
+
 def _latch_mistakes(args):
     chapter_ids = {args["marker_a"], args["marker_b"]}.isdisjoint((0, 1))
     return {
+        TOO_LARGE: lambda: _latch(args, k=50.0),  # a working latch, "to be safe"
+        HUGE_READOUT: lambda: _fading_pair(args),
         STRONG: lambda: _latch(args, w=4.0, u=2.0, k=1.0),  # the chapter's latch, as it is
         NEVER_LEAVES_ZERO: lambda: _latch(args, u=0.0),
         CHAPTER_IDS: lambda: _latch(args, ids=(0, 1)) if chapter_ids else None,
@@ -758,8 +856,9 @@ def _latch_mistakes(args):
 LATCH_HINT = (
     "Return (W_ih, W_hh, b_ih, b_hh, W_hy, b_y), float64 arrays in PyTorch's layout with a "
     f"hidden size H of your choice (1 to {LATCH_MAX_HIDDEN}): W_ih (H, vocab_size), W_hh "
-    "(H, H), b_ih and b_hh (H,), W_hy (2, H), b_y (2,). Token t enters as a one-hot vector, "
-    "so W_ih x_t = W_ih[:, t]."
+    "(H, H), b_ih and b_hh (H,), W_hy (2, H), b_y (2,), every entry at most "
+    f"{LATCH_WEIGHT_BOUND:g} in absolute value. Token t enters as a one-hot vector, so "
+    "W_ih x_t = W_ih[:, t]."
 )
 
 ORDER_LATCH = Part(

@@ -318,16 +318,31 @@ def _fd_reference(dhs, x, h0, W_ih, W_hh, b_ih, b_hh, eps):
 
 
 def _fd_numpy(
-    a, *, scheme="centred", divisor=2.0, undo=True, transpose=False, together=False, weighted=True
+    a,
+    *,
+    scheme="centred",
+    divisor=2.0,
+    undo=True,
+    transpose=False,
+    together=False,
+    weighted=True,
+    half=False,
+    objective="sum",
 ):
-    """Finite differences of L = sum(dhs * hs) in W_hh by NumPy, with switches for the mistakes."""
-    dhs, eps = a["dhs"], a["eps"]
+    """Finite differences of L = sum(dhs * hs) in W_hh by NumPy, with switches for the mistakes.
+    ``half``: nudges of +-eps/2 (the two points eps apart); ``objective``: "sum" (right),
+    "batch mean" (divided by B), "last" (dhs[:, -1] * h_T only) or "previous" (dhs[:, t-1]
+    paired with h_{t-1}, h_0 included)."""
+    dhs, eps = a["dhs"], a["eps"] / 2 if half else a["eps"]
     weights = dhs if weighted else np.ones_like(dhs)
+    if objective == "last":
+        weights = np.where(np.arange(dhs.shape[1])[None, :, None] == dhs.shape[1] - 1, dhs, 0.0)
+    scale = 1.0 / dhs.shape[0] if objective == "batch mean" else 1.0
+    which = 1 if objective == "previous" else 0  # _states: (hs, the states entering each step)
 
     def loss(W):
-        return float(
-            np.sum(weights * _forward(a["x"], a["h0"], a["W_ih"], W, a["b_ih"], a["b_hh"]))
-        )
+        states = _states(a["x"], a["h0"], a["W_ih"], W, a["b_ih"], a["b_hh"])[which]
+        return float(np.sum(weights * states) * scale)
 
     W = a["W_hh"].copy()
     base = loss(W)
@@ -349,10 +364,19 @@ def _fd_numpy(
     return grad.T.copy() if transpose else grad
 
 
+ANALYTIC = (
+    "the analytic gradient is returned (autograd or your BPTT), or a step other than the eps "
+    "given is used (a tiny step gives the analytic gradient): at this eps the centred "
+    "difference differs from the analytic gradient by a term of order eps**2; compute the "
+    "difference itself, with the eps you are given"
+)
+
+
 def _fd_mistakes(a):
     def analytic():
         return _bptt(**{n: a[n] for n in BACKWARD_ARGS})[3]
 
+    B, T = a["dhs"].shape[:2]
     return {
         "the difference is one-sided, (L(W + eps) - L(W)) / eps (its error is of order eps; "
         "correct: the centred (L(W + eps) - L(W - eps)) / (2 eps), of order eps**2)": lambda: (
@@ -364,9 +388,11 @@ def _fd_mistakes(a):
         ),
         "the centred difference is divided by eps instead of 2 eps (the two nudges are 2 eps "
         "apart)": lambda: _fd_numpy(a, divisor=1.0),
-        "the analytic gradient is returned (autograd or your BPTT) instead of the centred "
-        "difference: at this eps the two differ by a term of order eps**2, and the checker's job "
-        "is to compute the difference itself": analytic,
+        ANALYTIC: analytic,
+        "the nudges are +-eps/2 (the two points eps apart; correct: W_hh[i, j] + eps and "
+        "W_hh[i, j] - eps, 2 eps apart, the difference divided by 2 eps)": lambda: _fd_numpy(
+            a, half=True
+        ),
         "the perturbation is not undone (W_hh[i, j] is left at W_hh[i, j] - eps, so every later "
         "entry is measured at a shifted point): restore each entry before the next": lambda: (
             _fd_numpy(a, undo=False)
@@ -378,6 +404,18 @@ def _fd_mistakes(a):
         "time": lambda: _fd_numpy(a, together=True),
         "the objective leaves out dhs (L = sum(hs) instead of sum(dhs * hs))": lambda: _fd_numpy(
             a, weighted=False
+        ),
+        "the objective is averaged over the batch (L = sum(dhs * hs) / B; correct: the plain "
+        "sum over the batch and every step, sum_t sum(dhs[:, t-1] * h_t))": lambda: (
+            _fd_numpy(a, objective="batch mean") if B > 1 else None
+        ),
+        "the objective uses the last state only (L = sum(dhs[:, -1] * h_T); correct: every "
+        "step counts, sum_t sum(dhs[:, t-1] * h_t))": lambda: (
+            _fd_numpy(a, objective="last") if T > 1 else None
+        ),
+        "the states are paired one step off (dhs[:, t-1] with h_{t-1}, h_0 included; correct: "
+        "dhs[:, t-1] with h_t, the state after reading x[:, t-1])": lambda: _fd_numpy(
+            a, objective="previous"
         ),
     }
 
@@ -555,6 +593,18 @@ def _truncated_mistakes(a):
         return _bptt(**args, cuts=cuts, **switches)[2:]
 
     right = _cuts(T, k)
+    boundary_ends = sorted(t - 1 for t in right if t > 0)  # each chunk's last step but the final
+    n_chunks = -(-T // k)
+
+    def without(steps):
+        """dhs with the upstream gradients of these array steps dropped."""
+        dhs = a["dhs"].copy()
+        dhs[:, sorted(steps)] = 0.0
+        return dhs
+
+    def dropped(steps, cuts):
+        return _bptt(**{**args, "dhs": without(steps)}, cuts=cuts)[2:]
+
     return {
         "the truncation is ignored (this is full BPTT)": lambda: params(()),
         "the state is reset to zeros at each chunk's start instead of carried (carry it: "
@@ -585,6 +635,27 @@ def _truncated_mistakes(a):
         "no gradient flows between steps at all (as if k = 1)": lambda: params(_cuts(T, 1)),
         "the weight gradients are averaged over the batch instead of summed (this course sums "
         "over the batch, as CS231n does)": lambda: params(right, per_batch=True) if B > 1 else None,
+        "the gradients are divided by the number of chunks (the loss is a plain sum over the "
+        "steps: each chunk adds its own gradients, undivided)": lambda: (
+            tuple(g / n_chunks for g in params(right)) if n_chunks > 1 else None
+        ),
+        "the chunk-end step's own dhs term is dropped as well (g_t = 0 at the last step of "
+        "each chunk before a boundary; correct: there g_t loses only what flows back from "
+        "h_{t+1}, W_hh^T delta_{t+1}, and keeps its own dhs[:, t-1])": lambda: (
+            dropped(boundary_ends, right) if boundary_ends else None
+        ),
+        "the chunk-end step's own dhs term is dropped at the end of every chunk, the last one "
+        "included (g_t = 0 there; correct: a chunk's last g_t loses only what flows back from "
+        "h_{t+1}, W_hh^T delta_{t+1}, and keeps its own dhs[:, t-1])": lambda: dropped(
+            [*boundary_ends, T - 1], right
+        ),
+        "the chunk-end step loses its own dhs term instead of the term from h_{t+1} (so the "
+        "gradient still crosses every boundary; correct: g_t keeps dhs[:, t-1] and loses "
+        "W_hh^T delta_{t+1})": lambda: dropped(boundary_ends, ()) if boundary_ends else None,
+        "the short last chunk is skipped (its steps add nothing; correct: chunks start at 0, "
+        "k, 2k, ... and the last one, shorter than k, counts too)": lambda: (
+            dropped(range((T // k) * k, T), right) if T % k else None
+        ),
     }
 
 
@@ -652,11 +723,23 @@ def _chunks(T, starts):
     return list(zip(starts, starts[1:] + [T]))
 
 
-def _tbptt_torch(a, starts, *, reset=None, detach=True, weight="all", accumulate=True):
+def _tbptt_torch(
+    a,
+    starts,
+    *,
+    reset=None,
+    detach=True,
+    weight="all",
+    accumulate=True,
+    full_only=False,
+    optimizer=None,
+):
     """The chunked loop on the CPU, with switches for the mistakes. ``starts``: the chunks'
     first array steps; ``weight``: how a chunk's summed cross-entropy is scaled ("all": by
     1/(B*T), right; "chunk": its own mean; "chunks": its own mean over the number of chunks;
-    "none": summed); ``accumulate=False`` keeps the last chunk's gradients only."""
+    "batch": by 1/B; "none": summed); ``accumulate=False`` keeps the last chunk's gradients
+    only; ``full_only``: the short last chunk is skipped; ``optimizer``: (class, lr), a
+    training loop's zero_grad, backward, step on every chunk."""
     params = [
         torch.tensor(a[n], dtype=REFERENCE_DTYPE, requires_grad=True)
         for n in ("W_ih", "W_hh", "b_ih", "b_hh", "W_hy", "b_y")
@@ -666,6 +749,9 @@ def _tbptt_torch(a, starts, *, reset=None, detach=True, weight="all", accumulate
     B, T = a["targets"].shape
     h0 = torch.tensor(a["h0"])
     chunks = _chunks(T, starts)
+    if full_only:
+        chunks = [(s, e) for s, e in chunks if e - s == a["k"]]
+    opt = optimizer[0](params, lr=optimizer[1]) if optimizer else None
     h = h0
     for s, e in chunks:
         if reset == "zero":
@@ -674,7 +760,7 @@ def _tbptt_torch(a, starts, *, reset=None, detach=True, weight="all", accumulate
             h = h0
         elif detach:
             h = h.detach()
-        if not accumulate:
+        if not accumulate or opt:
             for p in params:
                 p.grad = None
         logits = []
@@ -686,10 +772,29 @@ def _tbptt_torch(a, starts, *, reset=None, detach=True, weight="all", accumulate
             y[:, s:e].reshape(-1),
             reduction="sum",
         )
-        scale = {"all": B * T, "chunk": B * (e - s), "chunks": B * (e - s) * len(chunks), "none": 1}
+        scale = {
+            "all": B * T,
+            "chunk": B * (e - s),
+            "chunks": B * (e - s) * len(chunks),
+            "batch": B,
+            "none": 1,
+        }
         ce = ce / scale[weight]
         ce.backward(retain_graph=not detach)
+        if opt:
+            opt.step()
     return tuple(p.grad.numpy().copy() for p in params) + (h.detach().numpy().copy(),)
+
+
+# The updates a training loop makes between chunks (zero_grad, backward, step on every chunk):
+# the optimizers' default learning rate, and the round ones students choose.
+UPDATES = {
+    "torch.optim.SGD(lr=0.001), its default, stepped": (torch.optim.SGD, 1e-3),
+    "torch.optim.SGD(lr=0.01) stepped": (torch.optim.SGD, 1e-2),
+    "torch.optim.SGD(lr=0.1) stepped": (torch.optim.SGD, 1e-1),
+    "torch.optim.SGD(lr=1) stepped": (torch.optim.SGD, 1.0),
+    "torch.optim.Adam(lr=0.001), its default, stepped": (torch.optim.Adam, 1e-3),
+}
 
 
 def _tbptt_mistakes(a):
@@ -722,6 +827,22 @@ def _tbptt_mistakes(a):
         ),
         "the gradients are not accumulated over the chunks (only the last chunk's are kept: "
         "zero them once, before the loop)": lambda: run(accumulate=False),
+        "the loss is divided by B instead of B*T (the mean is over all B*T positions)": lambda: (
+            run(weight="batch") if T > 1 else None
+        ),
+        "h0 is returned as h_T (return the state carried out of the last chunk)": lambda: (
+            *run()[:-1],
+            a["h0"].copy(),
+        ),
+        "the short last chunk is skipped (its steps add to the loss too, and h_T is the state "
+        "after step T; correct: chunks start at 0, k, 2k, ..., and the last one may be shorter "
+        "than k)": lambda: run(full_only=True) if T % k and T > k else None,
+        **{
+            f"the weights are updated between chunks ({name} after every chunk): this part "
+            "asks for the gradients of one pass at the given weights, accumulated over the "
+            "chunks, with no update": (lambda opt=opt: run(optimizer=opt) if T > k else None)
+            for name, opt in UPDATES.items()
+        },
     }
 
 

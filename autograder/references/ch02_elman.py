@@ -18,11 +18,13 @@ import torch
 from ..device import REFERENCE_DTYPE, reference_device, to_device, to_numpy
 
 #: Part 6 (a design part): an Elman network of at most LATCH_MAX_HIDDEN units whose W_hh has
-#: largest singular value at most LATCH_SIGMA_BOUND, classifying every declared order-task
-#: sequence right by a logit margin of LATCH_MARGIN, at lengths up to LATCH_LONGEST. The chapter
-#: reads these too (from here, not from the checks, so editing a check does not re-execute it).
+#: largest singular value at most LATCH_SIGMA_BOUND and every weight and bias at most
+#: LATCH_WEIGHT_BOUND in absolute value, classifying every declared order-task sequence right by
+#: a logit margin of LATCH_MARGIN, at lengths up to LATCH_LONGEST. The chapter reads these too
+#: (from here, not from the checks, so editing a check does not re-execute it).
 LATCH_MAX_HIDDEN = 4
 LATCH_SIGMA_BOUND = 2.0
+LATCH_WEIGHT_BOUND = 10.0
 LATCH_MARGIN = 3.0
 LATCH_LONGEST = 500
 

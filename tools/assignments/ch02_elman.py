@@ -194,7 +194,10 @@ b_hh`, and applies `torch.nn.Linear` holding `W_hy, b_y` to the last state
   of at least {LATCH_PROBABILITY:.2f});
 * use `H` between 1 and {parts.LATCH_MAX_HIDDEN} hidden units;
 * keep `W_hh` moderate: its largest singular value (`np.linalg.norm(W_hh, 2)`)
-  at most {parts.LATCH_SIGMA_BOUND:g}.
+  at most {parts.LATCH_SIGMA_BOUND:g};
+* keep every weight and bias moderate: every entry of every array you return at
+  most {parts.LATCH_WEIGHT_BOUND:g} in absolute value, so that the margin has to come
+  from a state that stays away from zero, not from a huge read-out.
 
 The sequences are between {LATCH_LENGTHS[0]} and {LATCH_LENGTHS[-1]} tokens long, and the markers can sit
 anywhere, side by side or far apart, at the start or at the very end. When a

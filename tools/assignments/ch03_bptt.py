@@ -145,7 +145,8 @@ $L = \sum_{t=1}^{T} \sum_b \mathrm{dhs}[b, t-1] \cdot h_t[b]$ (the states $h_t$
 from `h0` and `x` with the given weights). Write
 `numerical_gradient_W_hh(dhs, x, h0, W_ih, W_hh, b_ih, b_hh, eps)` returning an
 `(H, H)` array whose entry `[i, j]` is the centred difference of $L$ in
-`W_hh[i, j]` with step `eps`, one entry at a time.
+`W_hh[i, j]` with step `eps` (each nudge moves `W_hh[i, j]` by `eps`, up or
+down, as in the chapter), one entry at a time.
 
 The check compares your array with PyTorch's own centred differences at the
 same `eps`, not with the true gradient. One visible case uses a large step,
@@ -311,7 +312,8 @@ and the state carried out of the last chunk, `h_T` `(B, H)`, all as float64
 NumPy arrays. Anything in PyTorch is allowed (`nn.RNN`, `nn.Linear`,
 `F.cross_entropy`, `torch.optim`, `torch.autograd.grad`, ...); build tensors
 with `torch.tensor(array)` (float64, like the arrays). The check runs sequences
-of a few dozen steps with a short last chunk.
+of 1 to a few dozen steps; the last chunk is often shorter than `k`, and `k` may
+exceed `T` (then the whole sequence is one chunk).
 """,
             '''
 def tbptt_gradients(x, targets, h0, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, k):
