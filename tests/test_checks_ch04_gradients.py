@@ -174,6 +174,14 @@ def _per_tensor(grads, max_norm):
 
 
 MUTANTS = [
+    (  # alternating stretches: safe for some G, not for every G; a visible case shows it
+        checks.check_norm_preserving_w_hh,
+        "alternating stretches",
+        lambda G: (lambda U, S, Vh: (U * np.where(np.arange(len(S)) % 2, 1.01, 0.99)) @ Vh)(
+            *np.linalg.svd(G)
+        ),
+        "the stretches are spread around 1",
+    ),
     (
         checks.check_hidden_jacobians,
         "wrong order",
@@ -285,11 +293,14 @@ def test_a_nan_norm_that_leaves_gradients_unscaled_is_named():
 # ---------------------------------------------------------------- the learning signal (part 3)
 
 
-def _signal_with(x, targets, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, *, reduction="sum", of="x"):
-    """Autograd on a written-out loop; ``of="h"`` measures dL/dh_k with retain_grad."""
+def _signal_with(
+    x, targets, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, *, reduction="sum", of="x", last=None
+):
+    """Autograd on a written-out loop; ``of="h"`` measures dL/dh_k with retain_grad; the loop
+    stops before step ``last`` if given."""
     xs = torch.tensor(x, requires_grad=True)
     h, hs = torch.zeros(x.shape[0], W_hh.shape[0], dtype=torch.float64), []
-    for t in range(x.shape[1]):
+    for t in range(x.shape[1] if last is None else last):
         h = torch.tanh(
             xs[:, t] @ torch.tensor(W_ih).T + torch.tensor(b_ih + b_hh) + h @ torch.tensor(W_hh).T
         )
@@ -321,6 +332,27 @@ SIGNAL_MUTANTS = [
     ("dL/dh_k by retain_grad", lambda **a: _signal_with(**a, of="h"), "dL/dh_k"),
     ("norms collected backwards", _signal_backwards_loop, "time axis is reversed"),
     ("W_ih^T forgotten", _signal_without_w_ih, "input drive u_k"),
+    # student walk-through: these three got only the list of common causes
+    (
+        "b_ih in both bias slots",
+        lambda b_hh, **a: _signal_with(**a, b_hh=a["b_ih"]),
+        "b_ih is added twice and b_hh never",
+    ),
+    (
+        "b_hh left out",
+        lambda b_hh, **a: _signal_with(**a, b_hh=0.0 * b_hh),
+        "b_hh is left out",
+    ),
+    (
+        "W_hh transposed",
+        lambda W_hh, **a: _signal_with(**a, W_hh=W_hh.T.copy()),
+        "W_hh is transposed (h @ W_hh; correct: h @ W_hh.T",
+    ),
+    (
+        "range(T - 1)",
+        lambda **a: _signal_with(**a, last=a["x"].shape[1] - 1),
+        "the loop stops one step early, off by one: the last input x_{T-1} is never read",
+    ),
 ]
 
 
@@ -366,6 +398,26 @@ def test_a_design_answer_is_judged_by_what_it_does_not_by_equality():
     assert np.abs(polar_by_eigh(G) - stretches_just_off_one(G)).max() > 0.5
     for fn in (polar_by_eigh, stretches_just_off_one):
         checks.check_norm_preserving_w_hh(fn)
+
+
+def spread_stretches(G):
+    """Student walk-through: stretches spread over [0.99, 1.01], each alone outside the band
+    for 200 steps (0.99^200 = 0.13), yet W_hh^t stays in it: V^T U mixes the directions, so
+    the powers of W_hh are not U diag(s^t) V^T."""
+    U, S, Vh = np.linalg.svd(G)
+    return U @ np.diag(np.linspace(0.99, 1.01, len(S)) if len(S) > 1 else [1.0]) @ Vh
+
+
+def test_stretches_that_differ_may_pass_where_equal_ones_could_not(capfd):
+    """The band on equal stretches is sufficient, not necessary: the message says so
+    ("if every stretch is the same"), and an answer with spread stretches passes."""
+    assert_passes(checks.check_norm_preserving_w_hh, spread_stretches, capfd)
+    message = assert_rejected(
+        checks.check_norm_preserving_w_hh,
+        lambda G: 0.99 * polar_by_eigh(G),
+        "if every stretch is the same, it must lie within [0.99654, 1.00347]",
+    )
+    assert "every stretch must lie" not in message
 
 
 def test_a_stretch_just_outside_the_band_is_refused_at_the_step_it_leaves():

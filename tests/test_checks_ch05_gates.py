@@ -235,6 +235,28 @@ def _huge_forget_bias(**args):
     return W_ih, W_hh, b_ih, b_hh, W_hy, b_y
 
 
+def _forget_open_on_fillers_only(**args):
+    """Student walk-through: the forget gate's bias is 0 and only the fillers open it, so it
+    is 0.5 on "i want to go ___"; the message must name that word, not an average."""
+    from autograder.experiments import cue_task as cue
+
+    W_ih, W_hh, b_ih, b_hh, W_hy, b_y = cue_unit_per_cue(**args)
+    H = W_hh.shape[1]
+    b_ih[H : 2 * H] = 0.0
+    W_ih[H : 2 * H, [cue.WORD_TO_ID[w] for w in cue.FILLERS]] = 25.0
+    return W_ih, W_hh, b_ih, b_hh, W_hy, b_y
+
+
+def _input_gate_ajar(**args):
+    """The input gate at sigmoid(-6) = 0.0025 on every other word, and the candidate -0.46
+    there: 1,000 small writes undo the cue (the message must not print 0.00)."""
+    W_ih, W_hh, b_ih, b_hh, W_hy, b_y = cue_unit_per_cue(**args)
+    H = W_hh.shape[1]
+    b_ih[:H], b_ih[2 * H : 3 * H] = -6.0, -0.5
+    W_ih[2 * H + np.arange(H), args["cue_ids"]] = 15.5  # still +1 on the cue
+    return W_ih, W_hh, b_ih, b_hh, W_hy, b_y
+
+
 MUTANTS = [
     (
         checks.check_lstm_step,
@@ -298,6 +320,18 @@ MUTANTS = [
         "forget gate 0.99: enough for 100 fillers, not for 1000",
         cue_reference_in(4, f_bias=np.log(99.0)),
         "and 1000 fillers your cell state has decayed to",
+    ),
+    (
+        checks.check_cue_carrier,
+        "forget gate open on the fillers only",
+        _forget_open_on_fillers_only,
+        "the forget gate is lowest at 'i' (index 102 of the sentence), 0.50,",
+    ),
+    (
+        checks.check_cue_carrier,
+        "input gate ajar on every word",
+        _input_gate_ajar,
+        "the input gate is open on them (it averages 2.5e-03 there;",
     ),
     (checks.check_cue_carrier, "H = 33", cue_reference_in(33), "between 1 and 32"),
     (checks.check_cue_carrier, "a bias of 500", _huge_forget_bias, "within -100..100"),

@@ -219,6 +219,59 @@ def mha_variant(
     return out @ out_proj_weight.T + out_proj_bias, w.mean(1)
 
 
+def mha_calling_part_1(mask_of):
+    """Heads by a loop, attention by the solution's Part 1 under the mask ``mask_of(T)``."""
+
+    def mha(x, in_proj_weight, in_proj_bias, out_proj_weight, out_proj_bias, num_heads):
+        B, T, E = x.shape
+        dh = E // num_heads
+        q, k, v = np.split(x @ in_proj_weight.T + in_proj_bias, 3, axis=-1)
+        mask = np.broadcast_to(mask_of(T), (B, T, T))
+        outs, ws = [], []
+        for h in range(num_heads):
+            cols = slice(h * dh, (h + 1) * dh)
+            with np.errstate(invalid="ignore"):
+                o, w = SOL["scaled_dot_product_attention"](
+                    q[..., cols], k[..., cols], v[..., cols], mask
+                )
+            outs.append(o)
+            ws.append(w)
+        return np.concatenate(outs, -1) @ out_proj_weight.T + out_proj_bias, np.mean(ws, 0)
+
+    return mha
+
+
+def mha_interleaved(x, in_proj_weight, in_proj_bias, out_proj_weight, out_proj_bias, num_heads):
+    """Head h takes the features h, h + H, ... (a strided slice), and puts them back there."""
+    B, T, E = x.shape
+    H = num_heads
+    q, k, v = np.split(x @ in_proj_weight.T + in_proj_bias, 3, axis=-1)
+    merged, weights = np.zeros((B, T, E)), np.zeros((B, T, T))
+    causal = np.tril(np.ones((T, T), dtype=bool))
+    for h in range(H):
+        s = q[..., h::H] @ np.swapaxes(k[..., h::H], -1, -2) / np.sqrt(E // H)
+        w = np.exp(np.where(causal, s, -np.inf) - s.max(-1, keepdims=True))
+        w /= w.sum(-1, keepdims=True)
+        merged[..., h::H] = w @ v[..., h::H]
+        weights += w / H
+    return merged @ out_proj_weight.T + out_proj_bias, weights
+
+
+def _blocks_as(order):
+    """The packed weights with their q, k, v blocks read in ``order`` ("qvk": block 1 as v)."""
+
+    def mha(x, W, b, Wo, bo, H):
+        E = x.shape[2]
+        Ws = dict(zip(order, np.split(W, 3)))
+        bs = dict(zip(order, np.split(b, 3)))
+        W2 = np.concatenate([Ws[n] for n in "qkv"])
+        b2 = np.concatenate([bs[n] for n in "qkv"])
+        assert W2.shape == (3 * E, E)
+        return mha_head_loop(x, W2, b2, Wo, bo, H)
+
+    return mha
+
+
 def mha_torch(x, in_proj_weight, in_proj_bias, out_proj_weight, out_proj_bias, num_heads):
     E = x.shape[2]
     mha = torch.nn.MultiheadAttention(E, num_heads, batch_first=True, dtype=torch.float64)
@@ -371,6 +424,45 @@ MUTANTS = [
         mha_torch,
         "NumPy only",
     ),
+    (  # student walk-through: MultiheadAttention's mask handed to Part 1 (True = may attend)
+        checks.check_causal_self_attention,
+        "future passed to Part 1",
+        mha_calling_part_1(lambda T: np.triu(np.ones((T, T), dtype=bool), 1)),
+        "the causal mask is inverted: it is nn.MultiheadAttention's `future`",
+    ),
+    (
+        checks.check_causal_self_attention,
+        "np.triu(ones) passed to Part 1",
+        mha_calling_part_1(lambda T: np.triu(np.ones((T, T), dtype=bool))),
+        "the causal mask is np.triu(ones), diagonal included, read as True = may attend",
+    ),
+    (
+        checks.check_causal_self_attention,
+        "~np.triu(ones) passed to Part 1",
+        mha_calling_part_1(lambda T: ~np.triu(np.ones((T, T), dtype=bool))),
+        "the causal mask also hides the diagonal",
+    ),
+    (
+        checks.check_causal_self_attention,
+        "interleaved heads",
+        mha_interleaved,
+        "head h takes the interleaved features h, h + H, h + 2H",
+    ),
+    *[
+        (
+            checks.check_causal_self_attention,
+            f"blocks read as {order}",
+            _blocks_as(order),
+            f"the three blocks of the packed in_proj_weight are read as {', '.join(order)}",
+        )
+        for order in ("qvk", "vkq", "kvq", "vqk")
+    ],
+    (
+        checks.check_causal_self_attention,
+        "out_proj not transposed",
+        lambda x, W, b, Wo, bo, H: mha_head_loop(x, W, b, Wo.T, bo, H),
+        "the output projection multiplies by out_proj_weight untransposed",
+    ),
     (
         checks.check_reversal_projections,
         "identity projections",
@@ -382,6 +474,12 @@ MUTANTS = [
         "reflection about T / 2",
         lambda P: (200.0 * _pair_reflection(P.shape[0] + 1, P.shape[1]), np.eye(P.shape[1])),
         "step t attends to position T - t, one past T - 1 - t",
+    ),
+    (  # student walk-through: passed every case until (T, d) = (64, 8) was visible
+        checks.check_reversal_projections,
+        "reflection scaled by 39",
+        lambda P: (39.0 * _pair_reflection(*P.shape), np.eye(P.shape[1])),
+        "Query t = 0 puts 0.897 of its weight on key T - 1 - t = 63",
     ),
     (
         checks.check_reversal_projections,
@@ -580,3 +678,26 @@ def test_the_reversal_width_is_checked(d_k):
 
     hint = "must be 1 to 512" if d_k > 512 else "Query t = 0 puts"
     assert_rejected(checks.check_reversal_projections, answer, hint)
+
+
+def _least_reversal_weight(T, d, scale):
+    """The smallest weight any query puts on key T - 1 - t under the reflection design
+    ``scale * M`` (M the reflection, W_k the identity), in NumPy."""
+    P = SOL["sinusoidal_positional_encoding"](T, d)
+    s = (P @ (scale * _pair_reflection(T, d))) @ P.T / np.sqrt(d)
+    w = np.exp(s - s.max(1, keepdims=True))
+    w /= w.sum(1, keepdims=True)
+    return w[np.arange(T), T - 1 - np.arange(T)].min()
+
+
+def test_a_visible_reversal_case_is_the_hardest_of_the_declared_range():
+    """Student walk-through: 39 M passed every declared case but missed at (T, d) = (64, 8),
+    inside the stated range (T 1..64, d 8..64 even). For the reflection design at every scale
+    near the threshold, the worst (T, d) of the whole range is a visible case, so passing the
+    visible cases means passing the range."""
+    part = checks.REVERSAL_PROJECTIONS
+    visible = [(args["P"].shape) for args, _ in (part.build(c) for c in part.visible)]
+    grid = [(T, d) for T in range(1, 65) for d in range(8, 65, 2)]
+    for scale in (20.0, 30.0, 39.0, 45.0, 60.0):
+        worst = min(grid, key=lambda size: _least_reversal_weight(*size, scale))
+        assert worst in visible, (scale, worst)

@@ -204,19 +204,34 @@ def _signal_inputs(seed, batch=None, seq_len=None, gain=None):
     }
 
 
-def _signal_torch(a, *, wrt="x", objective="loss", reduction="sum", square=False):
-    """What a mistake measures, by autograd on a loop written out (so that dL/dh_k exists)."""
-    W_ih, W_hh, b_ih, b_hh, W_hy, b_y = (
-        torch.tensor(a[k], dtype=REFERENCE_DTYPE) for k in SIGNAL_ARGS[2:]
+def _signal_torch(
+    a,
+    *,
+    wrt="x",
+    objective="loss",
+    reduction="sum",
+    square=False,
+    biases=("b_ih", "b_hh"),
+    transposed=False,
+    steps=None,
+):
+    """What a mistake measures, by autograd on a loop written out (so that dL/dh_k exists).
+    ``biases``: the two biases added (("b_ih", "b_ih"): b_ih twice); ``transposed``: h @ W_hh
+    instead of h @ W_hh.T; ``steps``: how many inputs the loop reads (T - 1: the last dropped,
+    its gradient 0)."""
+    W_ih, W_hh, W_hy, b_y = (
+        torch.tensor(a[k], dtype=REFERENCE_DTYPE) for k in ("W_ih", "W_hh", "W_hy", "b_y")
     )
     x = torch.tensor(a["x"], dtype=REFERENCE_DTYPE, requires_grad=True)
     y = torch.tensor(a["targets"])
-    u = x @ W_ih.T + b_ih + b_hh  # the input drives u_k
+    bias = sum(torch.tensor(a[name], dtype=REFERENCE_DTYPE) for name in biases)
+    u = x @ W_ih.T + bias  # the input drives u_k
     if wrt == "u":
         u = u.detach().requires_grad_(True)
+    recurrent = W_hh if transposed else W_hh.T
     h, hs = torch.zeros(x.shape[0], W_hh.shape[0], dtype=REFERENCE_DTYPE), []
-    for k in range(x.shape[1]):
-        h = torch.tanh(u[:, k] + h @ W_hh.T)
+    for k in range(x.shape[1] if steps is None else steps):
+        h = torch.tanh(u[:, k] + h @ recurrent)
         hs.append(h)
     z = h @ W_hy.T + b_y
     if objective == "loss":
@@ -237,6 +252,7 @@ def _signal_torch(a, *, wrt="x", objective="loss", reduction="sum", square=False
 
 def _signal_mistakes(a):
     run = lambda **s: _signal_torch(a, **s)  # noqa: E731
+    T = a["x"].shape[1]
     return {
         "the norm of dL/dh_k (the hidden state) is returned instead of dL/dx_k (the input)": lambda: (
             run(wrt="h")
@@ -261,6 +277,19 @@ def _signal_mistakes(a):
         "state's only": lambda: run(objective="every step"),
         "the time axis is reversed (k counted from the end; signal[:, 0] belongs to the "
         "first input)": lambda: run()[:, ::-1].copy(),
+        "b_ih is added twice and b_hh never (correct: b_ih + b_hh, both, once each)": lambda: run(
+            biases=("b_ih", "b_ih")
+        ),
+        "b_hh is added twice and b_ih never (correct: b_ih + b_hh, both, once each)": lambda: run(
+            biases=("b_hh", "b_hh")
+        ),
+        "b_hh is left out (correct: b_ih + b_hh, both)": lambda: run(biases=("b_ih",)),
+        "W_hh is transposed (h @ W_hh; correct: h @ W_hh.T, as nn.RNN computes W_hh h)": lambda: (
+            run(transposed=True)
+        ),
+        "the loop stops one step early, off by one: the last input x_{T-1} is never read, so "
+        "its gradient is 0 and h_{T-1} stands in for h_T (correct: all T inputs, k = "
+        "0..T-1)": lambda: run(steps=T - 1) if T > 1 else None,
     }
 
 
@@ -528,6 +557,10 @@ TRANSPOSED = (
     "W_hh is the transpose of a right answer (it reads along G's output directions and "
     "writes along its input directions)"
 )
+SPREAD = (
+    "the stretches are spread around 1 (some below 2^(-1/200), some above 2^(1/200)), and a "
+    "stretch other than 1 compounds over 200 steps"
+)
 
 
 def _svd(G):
@@ -554,6 +587,7 @@ def _design_mistakes(a):
         U_ALONE: lambda: U.copy(),
         VH_TWICE: lambda: U @ Vh.T,
         TRANSPOSED: lambda: polar.T.copy(),
+        SPREAD: lambda: (U * np.linspace(0.98, 1.02, H)) @ Vh if H > 1 else None,
     }
 
 
@@ -592,12 +626,20 @@ def _band_diagnosis(G, W) -> tuple[str, str] | None:
         lo, hi = BAND[0] ** (1 / STEPS), BAND[1] ** (1 / STEPS)
         law = (
             f"after t steps every direction has {c:.4g}^t of its length ({c:.4g}^{STEPS} = "
-            f"{c**STEPS:.3g}), and to stay in [{BAND[0]:g}, {BAND[1]:g}] for {STEPS} steps "
-            f"every stretch must lie within [{lo:.5f}, {hi:.5f}]"
+            f"{c**STEPS:.3g}), and to stay in [{BAND[0]:g}, {BAND[1]:g}] for {STEPS} steps, "
+            f"if every stretch is the same, it must lie within [{lo:.5f}, {hi:.5f}]"
         )
         if abs(c * np.sqrt(H) - 1.0) < 1e-6:
             return ROOT_H, law
         return f"every stretch (singular value) is {c:.4g}", law
+    lo, hi = BAND[0] ** (1 / STEPS), BAND[1] ** (1 / STEPS)
+    if stretches[0] > hi or stretches[-1] < lo:
+        return SPREAD, (
+            f"its stretches run from {stretches[-1]:.4g} to {stretches[0]:.4g}; a direction "
+            f"stretched by s is mixed into the others (through V^T U) and comes back step after "
+            f"step, so whether the state leaves [{BAND[0]:g}, {BAND[1]:g}] depends on G. "
+            f"Stretches within [{lo:.5f}, {hi:.5f}] are safe for every G"
+        )
     return None
 
 
@@ -677,9 +719,11 @@ NORM_PRESERVING_W_HH = Part(
             "W_hh", "recurrent matrix W_hh", axes=("row (unit of h_t)", "column (unit of h_{t-1})")
         ),
     ),
-    visible=(Case(0), Case(1, size=12)),
+    # Case 1601 (H = 14) is visible because it is where stretches spread around 1 (0.98 to
+    # 1.02, or alternating 0.99 / 1.01) leave the band; the other Gs let them pass.
+    visible=(Case(0), Case(1, size=12), Case(1601)),
     hidden=(
-        Case(1601),
+        Case(1606),
         Case(1602, size=1),
         Case(1603, size=2),
         Case(1604, size=64),

@@ -807,6 +807,14 @@ def _gate_text(value):
     return f"{value:.{digits}f}"
 
 
+def _small(value, digits=2):
+    """A number with ``digits`` decimals, or in scientific notation when that would show 0.00
+    (0.0013 as 1.3e-03, not 0.00)."""
+    if value == 0 or abs(value) >= 10.0**-digits:
+        return f"{value:.{digits}f}"
+    return f"{value:.1e}"
+
+
 def _sentence_text(words, n_fill):
     if n_fill <= 3:
         return " ".join(words)
@@ -857,20 +865,28 @@ def _cue_diagnosis(args, values, hs, scores, n):
     c_cue, c_blank = c[at, u], c[T - 1, u]
     if abs(c_blank - c_cue) > 0.5 * abs(c_cue):
         if kept < 0.5:
+            low = at + 1 + int(np.argmin(f[after, u]))
+            if np.ptp(f[after, u]) <= 1e-3 * f[low, u]:
+                gate = f"the forget gate is {_gate_text(f[low, u])} on every word after the cue"
+            else:
+                gate = (
+                    f"the forget gate is lowest at '{words[low]}' (index {low} of the sentence), "
+                    f"{_gate_text(f[low, u])}, and {_gate_text(float(np.median(f[after, u])))} "
+                    f"on a typical word after the cue"
+                )
             return (
                 f"{head}{CUE_LEAK}: after '{cue_word}' and {n_fill} fillers your cell state "
-                f"has decayed to {kept:.2g} of its value ({unit}: from {c_cue:+.3g} to "
-                f"{c_blank:+.3g} at the blank); the forget gate is "
-                f"{_gate_text(kept ** (1.0 / steps))} on the words after the cue, and "
-                f"{steps} steps multiply it away."
+                f"has decayed to {_small(kept, 3)} of its value ({unit}: from {c_cue:+.3g} to "
+                f"{c_blank:+.3g} at the blank); {gate}, and the {steps} steps from the cue to "
+                f"the blank multiply it away."
             )
         first = at + 1 + int(np.argmax(i[after, u] * np.abs(g[after, u])))
         return (
-            f"{head}{CUE_OVERWRITE} (it averages {i[after, u].mean():.2f} there; at "
-            f"'{words[first]}' it is {i[first, u]:.2f} and writes {i[first, u] * g[first, u]:+.2g}"
-            f"), so your cell state goes from {c_cue:+.3g} after '{cue_word}' to {c_blank:+.3g} "
-            f"at the blank ({unit}), while the forget gate stays at "
-            f"{_gate_text(kept ** (1.0 / steps))}."
+            f"{head}{CUE_OVERWRITE} (it averages {_small(i[after, u].mean())} there; at "
+            f"'{words[first]}' it is {_small(i[first, u])} and writes "
+            f"{i[first, u] * g[first, u]:+.2g}), so your cell state goes from {c_cue:+.3g} after "
+            f"'{cue_word}' to {c_blank:+.3g} at the blank ({unit}), while the forget gate stays "
+            f"at {_gate_text(kept ** (1.0 / steps))}."
         )
     if o[T - 1, u] < 0.1:
         return (

@@ -150,7 +150,8 @@ SCALED_DOT_PRODUCT_ATTENTION = Part(
     forbidden=("torch.nn.functional.scaled_dot_product_attention",),
     mistakes=_sdpa_mistakes,
     hint="q is (B, Tq, d), k (B, Tk, d), v (B, Tk, dv), mask (B, Tq, Tk) bool (True: may "
-    "attend). Return (output (B, Tq, dv), weights (B, Tq, Tk)).",
+    "attend, as in F.scaled_dot_product_attention). Return (output (B, Tq, dv), weights "
+    "(B, Tq, Tk)).",
     sizes=lambda a: {
         "B": a["q"].shape[0],
         "Tq": a["q"].shape[1],
@@ -258,35 +259,55 @@ def _mha_numpy(
     transpose=True,
     bias=True,
     average=True,
+    out_transpose=True,
 ):
+    """``split``: "right", "wrong" (a plain reshape to (B, H, T, d_head)) or "interleaved"
+    (head h takes the features h, h + H, h + 2H, ..., and is put back there); ``order``: the
+    blocks of the packed weights as read (``"kqv"``: the first block taken for k, ...);
+    ``mask``: "causal", "diagonal" (hidden too), "future" (key t + 1 seen), "none",
+    "inverted" (``np.triu(ones, 1)``, nn.MultiheadAttention's ``future``, read as True = may
+    attend) or "upper" (``np.triu(ones)`` read as True = may attend)."""
     B, T, E = x.shape
     H = num_heads
     dh = E // H
-    W, b = np.split(in_proj_weight, 3), np.split(in_proj_bias, 3)
-    if order == "kqv":
-        W, b = [W[1], W[0], W[2]], [b[1], b[0], b[2]]
-    q, k, v = (x @ (w.T if transpose else w) + (c if bias else 0.0) for w, c in zip(W, b))
+    blocks = dict(zip(order, zip(np.split(in_proj_weight, 3), np.split(in_proj_bias, 3))))
+    q, k, v = (
+        x @ (w.T if transpose else w) + (c if bias else 0.0)
+        for w, c in (blocks[name] for name in "qkv")
+    )
 
     def heads(z):
         if split == "right":
             return z.reshape(B, T, H, dh).transpose(0, 2, 1, 3)
+        if split == "interleaved":
+            return z.reshape(B, T, dh, H).transpose(0, 3, 1, 2)
         return z.reshape(B, H, T, dh)
 
     q, k, v = heads(q), heads(k), heads(v)
     divide = {"head": math.sqrt(dh), "none": 1.0, "model": math.sqrt(E)}[scale]
     scores = q @ np.swapaxes(k, -1, -2) / divide
-    offset = {"causal": 0, "diagonal": -1, "future": 1}
-    if mask in offset:
-        allowed = np.tril(np.ones((T, T), dtype=bool), k=offset[mask])
+    ones = np.ones((T, T), dtype=bool)
+    allowed = {
+        "causal": np.tril(ones),
+        "diagonal": np.tril(ones, k=-1),
+        "future": np.tril(ones, k=1),
+        "inverted": np.triu(ones, k=1),
+        "upper": np.triu(ones),
+    }.get(mask)
+    if allowed is not None:
         scores = np.where(allowed, scores, -np.inf)
     with np.errstate(invalid="ignore"):
         weights = _softmax(scores, axis=-1)
-    per_head = weights @ v  # (B, H, T, dh)
-    if merge == "right" and split == "right":
+        per_head = weights @ v  # (B, H, T, dh)
+    if split == "interleaved":
+        merged = per_head.transpose(0, 2, 3, 1).reshape(B, T, E)
+    elif merge == "right" and split == "right":
         merged = per_head.transpose(0, 2, 1, 3).reshape(B, T, E)
     else:
         merged = per_head.reshape(B, T, E)
-    out = merged @ out_proj_weight.T + out_proj_bias if out_proj else merged
+    W_out = out_proj_weight.T if out_transpose else out_proj_weight
+    with np.errstate(invalid="ignore"):
+        out = merged @ W_out + out_proj_bias if out_proj else merged
     return out, (weights.mean(axis=1) if average else weights.sum(axis=1))
 
 
@@ -315,9 +336,30 @@ def _mha_mistakes(a):
         "0..E-1 are W_q, E..2E-1 W_k, 2E..3E-1 W_v, and the same for in_proj_bias)": lambda: run(
             order="kqv"
         ),
-        "the projections multiply by the weight untransposed, x @ W (correct: x @ W.T + b, as "
-        "torch.nn.Linear does)": lambda: run(transpose=False),
+        **{
+            f"the three blocks of the packed in_proj_weight are read as {', '.join(order)} "
+            f"(correct: q, k, v: rows 0..E-1 are W_q, E..2E-1 W_k, 2E..3E-1 W_v, and the same "
+            f"for in_proj_bias)": (lambda order=order: run(order=order))
+            for order in ("qvk", "vkq", "kvq", "vqk")
+        },
+        "the q, k, v projections multiply by the weight untransposed, x @ W (correct: "
+        "x @ W.T + b, as torch.nn.Linear does)": lambda: run(transpose=False),
         "in_proj_bias is not added to the projections": lambda: run(bias=False),
+        "the output projection multiplies by out_proj_weight untransposed, heads @ "
+        "out_proj_weight (correct: heads @ out_proj_weight.T + out_proj_bias, as "
+        "torch.nn.Linear does)": lambda: run(out_transpose=False),
+        "head h takes the interleaved features h, h + H, h + 2H, ... of the projections "
+        "(correct: the block h * d_head .. (h + 1) * d_head - 1, a reshape to (B, T, H, "
+        "d_head))": lambda: run(split="interleaved"),
+        "the causal mask is inverted: it is nn.MultiheadAttention's `future` (np.triu(ones, "
+        "1), True = hidden) passed where True means may attend, as in Part 1 and "
+        "F.scaled_dot_product_attention, so query t sees only the keys after t and the last "
+        "query none (a fully masked row: nan; pass the keys 0..t a query may see)": lambda: run(
+            mask="inverted"
+        ),
+        "the causal mask is np.triu(ones), diagonal included, read as True = may attend: query "
+        "t sees the keys t..T-1, itself and the future (correct: the keys 0..t, "
+        "np.tril(ones))": lambda: run(mask="upper"),
         "the returned weights are summed over the heads (correct: averaged, "
         "average_attn_weights=True)": lambda: run(average=False),
     }
@@ -363,7 +405,9 @@ CAUSAL_SELF_ATTENTION = Part(
     mistakes=_mha_mistakes,
     hint="x is (B, T, E); in_proj_weight (3E, E) packs W_q, W_k, W_v (in that order) and "
     "in_proj_bias (3E,) their biases; out_proj_weight (E, E), out_proj_bias (E,); num_heads "
-    "divides E. Return (output (B, T, E), weights (B, T, T) averaged over the heads).",
+    "divides E. Return (output (B, T, E), weights (B, T, T) averaged over the heads). Part 1's "
+    "mask is True where a query may attend; nn.MultiheadAttention's attn_mask `future` is True "
+    "where it may not.",
     sizes=lambda a: {
         "B": a["x"].shape[0],
         "T": a["x"].shape[1],
@@ -607,7 +651,10 @@ REVERSAL_PROJECTIONS = Part(
         Output("W_q", "query projection W_q", axes=("feature", "key unit"), free=(1,)),
         Output("W_k", "key projection W_k", axes=("feature", "key unit"), free=(1,)),
     ),
-    visible=(Case(0, T=12, d=16), Case(1, T=40, d=8)),
+    # (64, 8), the longest sequence with the fewest features, is the hardest corner of the
+    # declared range (T 1..64, d 8..64): the closest positions are hardest to tell apart there,
+    # so an answer that passes it passes the whole range (tests/test_checks_ch06_attention.py).
+    visible=(Case(0, T=12, d=16), Case(1, T=40, d=8), Case(2, T=64, d=8)),
     hidden=(
         Case(2501),
         Case(2502),

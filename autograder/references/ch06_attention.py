@@ -17,8 +17,8 @@
   against which the students' parallel scans are checked.
 
 Shapes: ``q`` (B, Tq, d), ``k`` (B, Tk, d), ``v`` (B, Tk, dv), ``mask`` (B, Tq, Tk)
-bool with True where a query may attend (PyTorch's convention for a boolean
-``attn_mask``); linear recurrences ``a``, ``b`` (B, T, H), ``h0`` (B, H).
+bool with True where a query may attend (the convention of a boolean ``attn_mask`` in
+``F.scaled_dot_product_attention``; ``nn.MultiheadAttention``'s is the opposite); linear recurrences ``a``, ``b`` (B, T, H), ``h0`` (B, H).
 """
 
 from __future__ import annotations

@@ -246,7 +246,8 @@ linear recurrence $h_t = W_{hh} h_{t-1} + u_t$ with two properties:
    decomposition): $G$ reads the state along the columns of $V$, stretches
    each reading by a singular value, and writes it along the columns of $U$.
    Your $W_{hh}$ must read and write along the same directions; only the
-   stretches may change (so $U^\top W_{hh} V$ is diagonal).
+   stretches may change (so $U^\top W_{hh} V$ is diagonal), and a stretch may be
+   negative (the reading along $v_i$ is then written along $-u_i$).
 
 Write `norm_preserving_w_hh(G)` returning $W_{hh}$, a `float64` array of shape
 `(H, H)`. The check computes $\partial h_t / \partial h_0$ for

@@ -251,6 +251,12 @@ Write `cue_carrier(vocab_size, cue_ids, answer_ids, blank_id, sentences)` return
   `answer_ids[j]` the id of its answer; `blank_id` is the id of `___`. `sentences`
   `(N, T)` holds the word ids of the sentences the grader runs; your weights should not
   need them.
+* **Types**: `vocab_size` and `blank_id` are Python `int`s; `cue_ids` and `answer_ids`
+  are NumPy `int64` arrays of shape `(K,)` (K cues), and `sentences` an `int64` array of
+  shape `(N, T)`. They are arrays, not lists: `cue_ids + [7]` adds 7 to every id instead
+  of appending it, and `cue_ids.index(c)` does not exist; use NumPy
+  (`np.flatnonzero(cue_ids == c)`, fancy indexing `W[rows, cue_ids]`) or convert with
+  `.tolist()` first.
 * **The LSTM** is `torch.nn.LSTM(vocab_size, H, batch_first=True)` holding your `W_ih`
   `(4H, vocab_size)`, `W_hh` `(4H, H)`, `b_ih` and `b_hh` `(4H,)`, gate blocks in
   PyTorch's order i, f, g, o, started from zero states. You choose the hidden size `H`,

@@ -41,7 +41,9 @@ $$\mathrm{weights} = \mathrm{softmax}\left(\frac{q k^\top}{\sqrt{d}}\right),\qqu
 \mathrm{output} = \mathrm{weights}\; v,$$
 
 with the softmax over the keys (the last axis). `mask` `(B, Tq, Tk)` is boolean,
-`True` where a query may attend to a key (PyTorch's convention): set the
+`True` where a query may attend to a key (the convention of
+`F.scaled_dot_product_attention`'s boolean `attn_mask`; `nn.MultiheadAttention`'s
+boolean `attn_mask`, in Part 3, is the opposite): set the
 masked scores to $-\infty$ *before* the softmax, so that their weights are 0
 and the others still sum to 1. Every query has at least one key it may see.
 Write `scaled_dot_product_attention(q, k, v, mask)` returning `(output, weights)`.
@@ -118,8 +120,12 @@ The interface, in PyTorch's layout:
 Return `(output (B, T, E), weights (B, T, T))`, the weights averaged over the
 heads (PyTorch's `average_attn_weights=True`). You may call your
 `scaled_dot_product_attention` from Part 1 (if it fails its own check, this test
-says so first). The chapter's self-attention section checks the same module
-head by head.
+says so first). Mind the two conventions if you do: a boolean `attn_mask` of
+`nn.MultiheadAttention` is `True` where a query may **not** attend (`future`
+hides the keys after $t$), while Part 1's `mask`, like
+`F.scaled_dot_product_attention`'s, is `True` where it **may**. Passing
+`future` to Part 1 lets each query see only the future. The chapter's
+self-attention section checks the same module head by head.
 """,
             '''
 def causal_self_attention(x, in_proj_weight, in_proj_bias, out_proj_weight, out_proj_bias, num_heads):
@@ -191,7 +197,8 @@ $$\mathrm{weights} = \mathrm{softmax}\left(\frac{(P W_q)(P W_k)^\top}{\sqrt{d_k}
 
 and requires `weights[t, T - 1 - t] >= 0.9` for every query $t = 0..T-1$, on
 the visible cases and on hidden ones with other $T$ (1 to 64) and $d$ (8 to
-64). Your function may depend on `P` (and so on $T$ and $d$). Many answers are
+64). The hardest of these, the longest sequence with the fewest features
+($T = 64$, $d = 8$), is a visible case. Your function may depend on `P` (and so on $T$ and $d$). Many answers are
 right: the check judges what your weights do, not what they are. When it
 fails, it names the first query that misses, where it looks instead, and which
 known mistake the pattern is.
