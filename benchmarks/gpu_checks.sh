@@ -8,6 +8,14 @@
 #    checks judging on CUDA, and one class graded with references on the CPU and on CUDA
 #    (same rows; `make grade`'s own code, nbgrader's kernels included, OS-isolated);
 # 2. the figures go to OUT_DIR (cuda-tests.log, gpu.txt).
+#
+# Preparing what is carried (here, on a machine with the package registries; for the device's
+# Python 3.12): `python3 -m pip download --only-binary=:all: --python-version 3.12
+# --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64
+# --platform manylinux2014_x86_64 --platform any -d WHEELS_DIR nbgrader==0.9.6 nbclient==0.11.0
+# nbformat==5.11.1 ipykernel==7.4.0`, then delete what the device already has (torch, numpy,
+# jinja2, requests, psutil, pyyaml, ...) and what grading never imports (jupyterlab, notebook,
+# babel, widgets, debugpy): about 66 wheels, 27 MB. `apt-get download bubblewrap` into DEB_DIR.
 set -uo pipefail
 WHL=${1:-.gpu/whl}
 DEB=${2:-.gpu}
