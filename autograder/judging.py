@@ -385,6 +385,18 @@ def assert_matches(
     raise AssertionError("\n".join(lines))
 
 
+def _nonfinite_hits(got: np.ndarray, mistakes) -> list[str]:
+    """The mistakes whose output equals ``got``, nan where nan (a nan answer can still be
+    exactly a known mistake: an unshifted softmax)."""
+    return [
+        d
+        for d, alt in (mistakes or {}).items()
+        if alt is not None
+        and np.shape(alt) == got.shape
+        and np.allclose(got, alt, rtol=RTOL, atol=ATOL, equal_nan=True)
+    ]
+
+
 def _compare_nonfinite(part, title, got, expected, mistakes) -> tuple[np.ndarray, np.ndarray]:
     """Where inf or nan is the right answer: those entries must match exactly; the finite rest
     is returned (zeros in their place) for the tolerance comparison."""
@@ -392,13 +404,7 @@ def _compare_nonfinite(part, title, got, expected, mistakes) -> tuple[np.ndarray
     special = ~np.isfinite(expected) | ~np.isfinite(got)
     if not same[special].all():
         bad = tuple(int(i) for i in np.argwhere(~same & special)[0])
-        hits = [
-            d
-            for d, alt in (mistakes or {}).items()
-            if alt is not None
-            and np.shape(alt) == got.shape
-            and np.allclose(got, alt, rtol=RTOL, atol=ATOL, equal_nan=True)
-        ]
+        hits = _nonfinite_hits(got, mistakes)
         hint = "\n" + _named(hits) if hits else ""
         raise AssertionError(
             f"{title} at index {bad}: expected {expected[bad]}, got {got[bad]} (see what "
@@ -431,16 +437,8 @@ def _compare_array(part, out: Output, got, expected, label: str, mistakes) -> No
             shape_text=shown,
         )
     except AssertionError as err:
-        # A non-finite answer can still be exactly a known mistake (an unshifted softmax).
-        hits = [
-            d
-            for d, alt in (mistakes or {}).items()
-            if alt is not None
-            and type(got) is np.ndarray
-            and np.shape(alt) == got.shape
-            and not np.all(np.isfinite(got))
-            and np.allclose(got, alt, rtol=RTOL, atol=ATOL, equal_nan=True)
-        ]
+        nonfinite = type(got) is np.ndarray and not np.all(np.isfinite(got))
+        hits = _nonfinite_hits(got, mistakes) if nonfinite else []
         if hits:
             raise AssertionError(f"{err}\n{_named(hits)}") from None
         raise

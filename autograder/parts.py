@@ -173,15 +173,11 @@ class Part:
         (:func:`autograder.judging.judge`, the same in the kernel and in the grader)."""
         return judging.judge(self, args, expected, outcome, failing_earlier)
 
-    def failing_earlier(self, outcome: calling.Outcome, namespace: dict) -> list[Part]:
-        """The earlier parts (``uses``) whose functions this answer calls and that fail
-        their own checks, judged on the student's functions found in ``namespace``."""
-        failing = []
-        for earlier in self.uses:
-            fn = namespace.get(earlier.name)
-            if earlier.name in (outcome.uses or ()) and fn is not None and not earlier.passes(fn):
-                failing.append(earlier)
-        return failing
+    def failing_earlier(self, outcome: calling.Outcome, fails: Callable[[Part], bool]) -> list:
+        """The earlier parts (``uses``) whose functions this answer calls and that fail their
+        own checks, as ``fails(earlier)`` says: the kernel runs the student's earlier function
+        on its cases, the grader reads that part's verdict."""
+        return [p for p in self.uses if p.name in outcome.uses and fails(p)]
 
     def passes(self, fn) -> bool:
         """Does ``fn`` pass every case of this part (quietly)?"""
@@ -213,7 +209,9 @@ class Part:
             message = self.judge(args, expected, outcome)
             if message and self.uses:
                 namespace = getattr(fn, "__globals__", {})
-                earlier = self.failing_earlier(outcome, namespace)
+                earlier = self.failing_earlier(
+                    outcome, lambda p: p.name in namespace and not p.passes(namespace[p.name])
+                )
                 if earlier:
                     message = self.judge(args, expected, outcome, earlier)
         if message:

@@ -443,13 +443,9 @@ def score_parts(
         ):
             problem = part.judge(args, expected, outcome)
             if problem and part.uses:
-                earlier = [
-                    p
-                    for p in part.uses
-                    if p.name in outcome.uses
-                    and p.grade_id in verdict
-                    and not verdict[p.grade_id][0]
-                ]
+                earlier = part.failing_earlier(
+                    outcome, lambda p: p.grade_id in verdict and not verdict[p.grade_id][0]
+                )
                 if earlier:
                     problem = part.judge(args, expected, outcome, earlier)
             if problem:

@@ -44,6 +44,16 @@ def elman_module(cls, W_ih, W_hh, b_ih, b_hh, nonlinearity, device, **kwargs):
     return module
 
 
+def linear_module(W, b, device):
+    """A float64 ``nn.Linear`` on ``device`` holding ``W`` (out, in) and ``b`` (out,)."""
+    out_size, in_size = np.shape(W)
+    linear = torch.nn.Linear(in_size, out_size, dtype=REFERENCE_DTYPE, device=device)
+    with torch.no_grad():
+        linear.weight.copy_(to_device(W, device))
+        linear.bias.copy_(to_device(b, device))
+    return linear
+
+
 def rnn_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, *, nonlinearity="tanh", device=None):
     """h_t = tanh(x_t W_ih^T + b_ih + h_prev W_hh^T + b_hh) via ``torch.nn.RNNCell``."""
     device = device or reference_device()
@@ -64,11 +74,8 @@ def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, *, nonlinearity="tanh", device=No
 def rnn_output(hs, W_hy, b_y, *, device=None):
     """y_t = W_hy h_t + b_y for every step, shape (B, T, O), via ``torch.nn.Linear``."""
     device = device or reference_device()
-    out_size, hidden = np.shape(W_hy)
-    linear = torch.nn.Linear(hidden, out_size, dtype=REFERENCE_DTYPE, device=device)
+    linear = linear_module(W_hy, b_y, device)
     with torch.no_grad():
-        linear.weight.copy_(to_device(W_hy, device))
-        linear.bias.copy_(to_device(b_y, device))
         return to_numpy(linear(to_device(hs, device)))
 
 
@@ -122,12 +129,9 @@ def one_hot_run(tokens, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, *, device=None):
     vocab = np.shape(W_ih)[1]
     x = torch.nn.functional.one_hot(torch.as_tensor(tokens, device=device), vocab)
     rnn = elman_module(torch.nn.RNN, W_ih, W_hh, b_ih, b_hh, "tanh", device, batch_first=True)
-    out_size, hidden = np.shape(W_hy)
-    linear = torch.nn.Linear(hidden, out_size, dtype=REFERENCE_DTYPE, device=device)
+    linear = linear_module(W_hy, b_y, device)
     with torch.no_grad():
-        linear.weight.copy_(to_device(W_hy, device))
-        linear.bias.copy_(to_device(b_y, device))
-        h0 = torch.zeros(1, x.shape[0], hidden, dtype=REFERENCE_DTYPE, device=device)
+        h0 = torch.zeros(1, x.shape[0], np.shape(W_hh)[0], dtype=REFERENCE_DTYPE, device=device)
         hs, _ = rnn(x.to(REFERENCE_DTYPE), h0)
         return to_numpy(hs), to_numpy(linear(hs))
 

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from ..device import reference_device, to_device, to_numpy
-from .ch02_elman import elman_module, rnn_forward
+from .ch02_elman import elman_module, linear_module, rnn_forward
 
 __all__ = [
     "rnn_step_backward",
@@ -207,10 +207,7 @@ def tbptt_gradients(x, targets, h0, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, k, *, dev
     """
     device = device or reference_device()
     rnn = elman_module(torch.nn.RNN, W_ih, W_hh, b_ih, b_hh, "tanh", device, batch_first=True)
-    head = torch.nn.Linear(np.shape(W_hy)[1], np.shape(W_hy)[0], dtype=torch.float64, device=device)
-    with torch.no_grad():
-        head.weight.copy_(to_device(W_hy, device))
-        head.bias.copy_(to_device(b_y, device))
+    head = linear_module(W_hy, b_y, device)
     xs, ys = to_device(x, device), to_device(targets, device).long()
     B, T = ys.shape
     h = to_device(h0, device).unsqueeze(0)

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from ..device import REFERENCE_DTYPE, reference_device, to_device, to_numpy
-from .ch02_elman import elman_module
+from .ch02_elman import elman_module, linear_module
 
 __all__ = [
     "hidden_jacobians",
@@ -96,12 +96,7 @@ def spectral_radius_and_norms(W, T, *, device=None):
 def _classifier(W_ih, W_hh, b_ih, b_hh, W_hy, b_y, device):
     """Chapter 2's many-to-one classifier: ``nn.RNN(batch_first=True)`` and ``nn.Linear``."""
     rnn = elman_module(torch.nn.RNN, W_ih, W_hh, b_ih, b_hh, "tanh", device, batch_first=True)
-    classes, hidden = np.shape(W_hy)
-    head = torch.nn.Linear(hidden, classes, dtype=REFERENCE_DTYPE, device=device)
-    with torch.no_grad():
-        head.weight.copy_(to_device(W_hy, device))
-        head.bias.copy_(to_device(b_y, device))
-    return rnn, head
+    return rnn, linear_module(W_hy, b_y, device)
 
 
 def gradient_signal(x, targets, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, *, device=None):

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from ..device import REFERENCE_DTYPE, reference_device, to_device, to_numpy
+from .ch02_elman import linear_module
 
 __all__ = [
     "lstm_step",
@@ -149,11 +150,8 @@ def lstm_readout(tokens, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, *, device=None):
     device = device or reference_device()
     vocab = np.shape(W_ih)[1]
     lstm = _module(torch.nn.LSTM, W_ih, W_hh, b_ih, b_hh, device, batch_first=True)
-    readout = torch.nn.Linear(np.shape(W_hy)[1], np.shape(W_hy)[0], dtype=REFERENCE_DTYPE)
-    readout = readout.to(device)
+    readout = linear_module(W_hy, b_y, device)
     with torch.no_grad():
-        readout.weight.copy_(to_device(W_hy, device))
-        readout.bias.copy_(to_device(b_y, device))
         words = torch.nn.functional.one_hot(to_device(tokens, device).long(), vocab)
         hs, _ = lstm(words.to(REFERENCE_DTYPE))
         scores = readout(hs[:, -1])
