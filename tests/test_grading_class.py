@@ -88,6 +88,11 @@ def rows(path):
     return {r["student_id"]: r for r in csv.DictReader(path.open())}
 
 
+def without_references(table):
+    """The rows without the column that names where the references ran."""
+    return {s: {k: v for k, v in r.items() if k != "references"} for s, r in table.items()}
+
+
 def test_grade_a_class_with_hostile_submissions(classroom, tmp_path):
     root, cases = classroom
     before = digest(root / "instructor" / "submitted")
@@ -245,10 +250,7 @@ def test_every_chapters_honest_suite_gets_full_marks_from_make_grade(chapter, tm
     assert main([*args, "--isolated-only", "--live-references", "--out", str(live)]) == 0
     precomputed = tmp_path / "precomputed.csv"
     assert main([*args, "--isolated-only", "--out", str(precomputed)]) == 0
-    without = lambda path: {  # noqa: E731
-        s: {k: v for k, v in r.items() if k != "references"} for s, r in rows(path).items()
-    }
-    assert without(live) == without(precomputed)
+    assert without_references(rows(live)) == without_references(rows(precomputed))
     assert {r["references"] for r in rows(live).values()} == {"cpu (live, per job)"}
     assert {r["references"] for r in rows(precomputed).values()} == {"cpu"}
 
@@ -281,9 +283,6 @@ def test_one_class_gives_the_same_csv_with_references_on_the_cpu_and_on_cuda(tmp
     cpu, cuda = rows(tmp_path / "cpu.csv"), rows(tmp_path / "cuda.csv")
     assert {r["references"] for r in cpu.values()} == {"cpu"}
     assert {r["references"].split(" ")[0] for r in cuda.values()} == {"cuda"}
-    without = lambda table: {  # noqa: E731
-        s: {k: v for k, v in r.items() if k != "references"} for s, r in table.items()
-    }
-    assert without(cpu) == without(cuda)
+    assert without_references(cpu) == without_references(cuda)
     assert cuda["alice"]["score"] == f"{FULL:g}" and cuda["carol"]["score"] == "0"
     print("cuda references:", next(iter(cuda.values()))["references"])

@@ -16,7 +16,7 @@ import json
 import nbformat
 import pytest
 from classroom import MARKERS, ROOT, make_course, solved_sources, student_notebook
-from submissions import notebook_file, points_of, set_cells, total_points
+from submissions import cell_index, notebook_file, points_of, set_cells, total_points
 from submissions.honest import HONEST_SUITE, TORCH_IDIOMS, generated, torch_idiom_notebooks
 from submissions.hostile import HOSTILE, TORCH_REFERENCE
 
@@ -233,18 +233,12 @@ def test_pytorch_idioms_get_full_marks_in_the_kernel_and_in_the_sandbox(chapter,
         gid = label.split(":")[0]
         part = next(p for p in parts_for(chapter.name) if p.grade_id == gid)
         namespace = {}
-        exec(compile(nb.cells[_index(nb, gid)].source, "<answer>", "exec"), namespace)
+        exec(compile(nb.cells[cell_index(nb, gid)].source, "<answer>", "exec"), namespace)
         part.check(namespace[part.name])
         part.check(namespace[part.name], hidden=True)
         assert capfd.readouterr().err == ""
         ok, message, broke = _isolated_verdict(nb, chapter.name)[gid]
         assert ok and not broke, (label, message[:600])
-
-
-def _index(nb, gid):
-    return next(
-        i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == gid
-    )
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.name)
