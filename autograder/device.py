@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import torch
 
 REFERENCE_DTYPE = torch.float64
@@ -55,6 +56,8 @@ def describe_device(device: torch.device | None = None) -> str:
 def to_device(array, device: torch.device | None = None) -> torch.Tensor:
     """A float64 (or integer) tensor on the reference device from a NumPy array."""
     device = device or reference_device()
+    if isinstance(array, np.ndarray) and any(step < 0 for step in array.strides):
+        array = array.copy()  # torch refuses negative strides (np.flip, a[::-1]); NumPy does not
     tensor = torch.as_tensor(array)
     if tensor.is_floating_point():
         tensor = tensor.to(REFERENCE_DTYPE)

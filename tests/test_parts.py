@@ -93,6 +93,23 @@ def test_the_solution_passes_every_case(assignment, part, capfd):
     assert out.count(f"{part.name}: correct") == len(part.cases())
 
 
+def _flipped_views(value):
+    """The same values, each array a view with negative strides (what ``np.flip`` returns)."""
+    if isinstance(value, tuple):
+        return tuple(map(_flipped_views, value))
+    if isinstance(value, np.ndarray) and value.ndim:
+        return np.flip(np.flip(value).copy())
+    return value
+
+
+@pytest.mark.parametrize("assignment,part", PARTS, ids=IDS)
+def test_an_answer_returned_as_flipped_views_is_judged_by_its_values(assignment, part):
+    """The grader's sandbox hands back contiguous copies; the notebook's check must give the
+    same verdict on the views themselves (torch refuses negative strides)."""
+    solution = solution_namespace(assignment)[part.name]
+    part.check(lambda *args: _flipped_views(solution(*args)))
+
+
 @pytest.mark.parametrize("assignment,part", PARTS, ids=IDS)
 def test_the_stub_fails_every_case(assignment, part):
     def stub(*args, **kwargs):
