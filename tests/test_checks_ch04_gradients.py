@@ -173,7 +173,29 @@ def _per_tensor(grads, max_norm):
     return tuple(g * min(1.0, max_norm / (np.linalg.norm(g) + 1e-6)) for g in grads), total
 
 
+def _one_stretch_off(G, last=0.99):
+    """Review: every stretch 1 but the last, 0.99; a large H mixes it away, H = 1 does not."""
+    U, S, Vh = np.linalg.svd(G)
+    d = np.ones(len(S))
+    d[-1] = last
+    return (U * d) @ Vh
+
+
 MUTANTS = [
+    (  # review: passed every visible case and failed the hidden H = 1 until H = 1 was visible
+        checks.check_norm_preserving_w_hh,
+        "one stretch of 0.99 among ones",
+        _one_stretch_off,
+        "every stretch (singular value) is 0.99: after t steps",
+    ),
+    (
+        checks.check_norm_preserving_w_hh,
+        "stretches from 0.995 to 1.005",
+        lambda G: (lambda U, S, Vh: (U * np.linspace(0.995, 1.005, len(S))) @ Vh)(
+            *np.linalg.svd(G)
+        ),
+        "It breaks at step t = 139",
+    ),
     (  # alternating stretches: safe for some G, not for every G; a visible case shows it
         checks.check_norm_preserving_w_hh,
         "alternating stretches",

@@ -158,6 +158,19 @@ def cue_unit_per_cue(vocab_size, cue_ids, answer_ids, blank_id, sentences):
     return W_ih, np.zeros((4 * K, K)), b_ih, np.zeros(4 * K), W_hy, np.zeros(vocab_size)
 
 
+def _four_cues_hard_coded(vocab_size, cue_ids, answer_ids, blank_id, sentences):
+    """The design written for the four cues of the visible cases: unit k for k in range(4)."""
+    H = 4
+    W_ih, b_ih = np.zeros((4 * H, vocab_size)), np.zeros(4 * H)
+    units = np.arange(H)
+    b_ih[:H], b_ih[H : 2 * H], b_ih[2 * H : 3 * H], b_ih[3 * H :] = -15.0, 25.0, 15.0, -15.0
+    W_ih[units, cue_ids] = 30.0
+    W_ih[3 * H :, blank_id] = 30.0
+    W_hy = np.zeros((vocab_size, H))
+    W_hy[answer_ids, units] = 8.0
+    return W_ih, np.zeros((4 * H, H)), b_ih, np.zeros(4 * H), W_hy, np.zeros(vocab_size)
+
+
 def cue_reference_in(H, split=True, f_bias=None):
     """That design in H units (the spare ones busy with random recurrent weights of
     their own), its bias split between b_ih and b_hh; ``f_bias`` overrides the forget bias."""
@@ -332,6 +345,12 @@ MUTANTS = [
         "input gate ajar on every word",
         _input_gate_ajar,
         "the input gate is open on them (it averages 2.5e-03 there;",
+    ),
+    (  # review: four cues hard-coded passed every visible case until one had two cues
+        checks.check_cue_carrier,
+        "four cues hard-coded",
+        _four_cues_hard_coded,
+        "IndexError",
     ),
     (checks.check_cue_carrier, "H = 33", cue_reference_in(33), "between 1 and 32"),
     (checks.check_cue_carrier, "a bias of 500", _huge_forget_bias, "within -100..100"),

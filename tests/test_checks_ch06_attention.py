@@ -481,6 +481,21 @@ MUTANTS = [
         lambda P: (39.0 * _pair_reflection(*P.shape), np.eye(P.shape[1])),
         "Query t = 0 puts 0.897 of its weight on key T - 1 - t = 63",
     ),
+    (  # review: a scale that grows with T passed every visible case until T = 2 was visible
+        checks.check_reversal_projections,
+        "scale proportional to T",
+        lambda P: (4.0 * P.shape[0] * _pair_reflection(*P.shape), np.eye(P.shape[1])),
+        "(2 of the 2 queries miss; T = 2, d = 10",
+    ),
+    (  # review: only the two fastest pairs passed until (T, d) = (64, 64) was visible
+        checks.check_reversal_projections,
+        "only the two fastest pairs",
+        lambda P: (
+            200.0 * 2.0 * _pair_reflection(*P.shape)[:, :4],
+            np.eye(P.shape[1])[:, :4],
+        ),
+        "T = 64, d = 64, your d_k = 4",
+    ),
     (
         checks.check_reversal_projections,
         "no scale",
@@ -503,7 +518,7 @@ MUTANTS = [
         checks.check_reversal_projections,
         "one-hot keys only fit while T <= d",
         lambda P: (50.0 * np.linalg.pinv(P)[:, ::-1], np.linalg.pinv(P)),
-        "Query t = 0 puts",
+        "queries miss; T = 29, d = 26",  # the first visible case with T > d
     ),
 ]
 

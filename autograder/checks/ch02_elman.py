@@ -774,6 +774,13 @@ def _latch_failure(args, values, tokens, hs, logits, row) -> str:
         )
     else:
         lines.append(diagnosis)
+        if diagnosis and FADES in diagnosis and held != "the answer held" and dec[-1] != label:
+            # The probes show the fading; this sequence shows the second marker winning too.
+            lines.append(
+                f"Also, in this sequence {second} flipped the answer at step {s2}: the state "
+                f"h_{s2 - 1} = {state(s2 - 1)} was too weak to hold against {second}'s input, "
+                f"so {OVERWRITES}."
+            )
     return "\n".join(lines)
 
 

@@ -621,7 +621,7 @@ def _band_diagnosis(G, W) -> tuple[str, str] | None:
             f"no direction grows, but its other stretches (down to {stretches[-1]:.3g}) are "
             "below 1, and they compound"
         )
-    if H > 1 and stretches[0] - stretches[-1] <= 1e-9 * stretches[0]:
+    if stretches[0] - stretches[-1] <= 1e-9 * stretches[0]:  # one stretch (H = 1 has no other)
         c = float(stretches[0])
         lo, hi = BAND[0] ** (1 / STEPS), BAND[1] ** (1 / STEPS)
         law = (
@@ -629,7 +629,7 @@ def _band_diagnosis(G, W) -> tuple[str, str] | None:
             f"{c**STEPS:.3g}), and to stay in [{BAND[0]:g}, {BAND[1]:g}] for {STEPS} steps, "
             f"if every stretch is the same, it must lie within [{lo:.5f}, {hi:.5f}]"
         )
-        if abs(c * np.sqrt(H) - 1.0) < 1e-6:
+        if H > 1 and abs(c * np.sqrt(H) - 1.0) < 1e-6:
             return ROOT_H, law
         return f"every stretch (singular value) is {c:.4g}", law
     lo, hi = BAND[0] ** (1 / STEPS), BAND[1] ** (1 / STEPS)
@@ -664,9 +664,12 @@ def _direction_diagnosis(G, W) -> tuple[str, str] | None:
 
 
 def _hint(found) -> str:
-    return (
-        f"\nHint: your W_hh is exactly what you get when {found[0]}: {found[1]}." if found else ""
-    )
+    if not found:
+        return ""
+    # SPREAD stands for a family of matrices (any stretches outside the safe interval), so the
+    # hint says "like" where the others name one matrix exactly.
+    how = "like" if found[0] == SPREAD else "exactly"
+    return f"\nHint: your W_hh is {how} what you get when {found[0]}: {found[1]}."
 
 
 def _design_property(args, values) -> str | None:
@@ -720,8 +723,10 @@ NORM_PRESERVING_W_HH = Part(
         ),
     ),
     # Case 1601 (H = 14) is visible because it is where stretches spread around 1 (0.98 to
-    # 1.02, or alternating 0.99 / 1.01) leave the band; the other Gs let them pass.
-    visible=(Case(0), Case(1, size=12), Case(1601)),
+    # 1.02, or alternating 0.99 / 1.01) leave the band; the other Gs let them pass. Case 2
+    # (H = 1) is visible because there a stretch outside the safe interval (one of 0.99 among
+    # many, stretches from 0.995 to 1.005) compounds alone, where a large H mixes it away.
+    visible=(Case(0), Case(1, size=12), Case(1601), Case(2, size=1)),
     hidden=(
         Case(1606),
         Case(1602, size=1),

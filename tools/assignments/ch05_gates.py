@@ -268,8 +268,9 @@ Write `cue_carrier(vocab_size, cue_ids, answer_ids, blank_id, sentences)` return
 
 **What is checked** (in float64): in every sentence, at the blank, the answer gets the
 highest score of the whole vocabulary, ahead of every other word by at least 1. The
-visible cases have 100 and 1,000 fillers and four cues; the hidden ones other sentences
-(none longer), no filler at all, and two or three cues (`cue_ids` is then shorter). Many
+visible cases have 100 and 1,000 fillers with four cues, and 50 fillers with two cues
+(`cue_ids` is then shorter); the hidden ones other sentences (none longer), no filler at
+all, and two or three cues. Many
 weight sets are right. When yours fail, the message names the first sentence that
 fails, what your model scored there, and what its gates did.
 """,

@@ -197,9 +197,10 @@ $$\mathrm{weights} = \mathrm{softmax}\left(\frac{(P W_q)(P W_k)^\top}{\sqrt{d_k}
 
 and requires `weights[t, T - 1 - t] >= 0.9` for every query $t = 0..T-1$, on
 the visible cases and on hidden ones with other $T$ (1 to 64) and $d$ (8 to
-64). The hardest of these, the longest sequence with the fewest features
-($T = 64$, $d = 8$), is a visible case. Your function may depend on `P` (and so on $T$ and $d$). Many answers are
-right: the check judges what your weights do, not what they are. When it
+64). The extremes are visible cases: the longest sequence with the fewest
+features ($T = 64$, $d = 8$), the longest with the most ($T = 64$, $d = 64$)
+and a two-step one ($T = 2$). Your function may depend on `P` (and so on $T$
+and $d$). Many answers are right: the check judges what your weights do, not what they are. When it
 fails, it names the first query that misses, where it looks instead, and which
 known mistake the pattern is.
 
