@@ -542,7 +542,7 @@ LAST_MUTANTS = {
         lambda hs, lengths: hs[np.arange(len(lengths)), np.minimum(lengths, hs.shape[1] - 1)],
         checks.OFF_BY_ONE,
     ),
-    "off by one": (lambda hs, lengths: hs[np.arange(len(lengths)), lengths], "IndexError"),
+    "off by one": (lambda hs, lengths: hs[np.arange(len(lengths)), lengths], checks.OFF_BY_ONE),
     "packed order": (
         lambda hs, lengths: np.stack(
             [hs[b, lengths[b] - 1] for b in sorted(range(len(lengths)), key=lambda b: -lengths[b])]

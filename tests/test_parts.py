@@ -15,7 +15,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import nbgrader_meta, notebook_path, read_notebook, solution_namespace
+from conftest import names, nbgrader_meta, notebook_path, read_notebook, solution_namespace
 
 from autograder import calling
 from autograder.chapters import CHAPTERS
@@ -166,23 +166,30 @@ def test_design_parts_judge_by_a_property_that_the_reference_meets(assignment, p
 
 @pytest.mark.parametrize("assignment,part", PARTS, ids=IDS)
 def test_every_declared_mistake_is_caught_by_a_visible_case(assignment, part):
-    """Fairness: a mistake the course knows must not pass the visible test and then lose points."""
+    """Fairness: a mistake the course knows must not pass the visible test and then lose points;
+    and the notebook stops at the first visible case that fails, so that case must name it."""
     if part.mistakes is None:
         pytest.skip(f"{part.grade_id} declares no mistakes")
-    caught, named = {}, {}
+    first: dict[str, str] = {}  # mistake -> the message of the first visible case it fails
+    seen: set[str] = set()
     for case in part.visible:
         args, _ = part.build(case)
         for desc, make in part.mistakes(args).items():
-            message = _judge(part, case, make())
-            if message:
-                caught[desc] = True
-                named[desc] = named.get(desc) or (desc in message) or ("round-off" in message)
-            else:
-                caught.setdefault(desc, False)
-    missed = [d for d, ok in caught.items() if not ok]
+            seen.add(desc)
+            value = make()  # None: the mistake does not apply to this case
+            if desc not in first and value is not None:
+                message = _judge(part, case, value)
+                if message:
+                    first[desc] = message
+    missed = sorted(seen - set(first))
     assert not missed, f"visible cases of {part.grade_id} let these mistakes pass: {missed}"
-    unnamed = [d for d, ok in named.items() if not ok]
-    assert not unnamed, f"these mistakes are caught but not named: {unnamed}"
+    unnamed = [
+        d for d, message in first.items() if not (names(message, d) or "round-off" in message)
+    ]
+    assert not unnamed, (
+        "the first visible case these mistakes fail (the one the student sees) does not name "
+        f"them: {unnamed}"
+    )
 
 
 @pytest.mark.parametrize("assignment", [c.name for c in CHAPTERS])

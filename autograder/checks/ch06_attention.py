@@ -301,7 +301,7 @@ def _mha_numpy(
         per_head = weights @ v  # (B, H, T, dh)
     if split == "interleaved":
         merged = per_head.transpose(0, 2, 3, 1).reshape(B, T, E)
-    elif merge == "right" and split == "right":
+    elif merge == "swap" or (merge == "right" and split == "right"):
         merged = per_head.transpose(0, 2, 1, 3).reshape(B, T, E)
     else:
         merged = per_head.reshape(B, T, E)
@@ -319,6 +319,9 @@ def _mha_mistakes(a):
     return {
         "the heads are split by reshaping (B, T, E) straight to (B, H, T, d_head) (correct: "
         "reshape to (B, T, H, d_head), then swap the T and H axes)": lambda: run(split="wrong"),
+        "the heads are split by reshaping (B, T, E) straight to (B, H, T, d_head) but merged "
+        "back by swapping the H and T axes first (correct: split by reshaping to (B, T, H, "
+        "d_head), then swapping the T and H axes)": lambda: run(split="wrong", merge="swap"),
         "the heads are merged by reshaping (B, H, T, d_head) straight back to (B, T, E) "
         "(correct: swap the H and T axes back first, then reshape)": lambda: run(merge="wrong"),
         "the scores are not scaled by 1/sqrt(d_head)": lambda: run(scale="none"),
