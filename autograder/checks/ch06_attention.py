@@ -656,11 +656,11 @@ REVERSAL_PROJECTIONS = Part(
     ),
     # (64, 8), the longest sequence with the fewest features, is the hardest corner of the
     # declared range (T 1..64, d 8..64): the closest positions are hardest to tell apart there,
-    # so an answer that passes it passes the whole range (tests/test_checks_ch06_attention.py).
-    # The extremes are visible: the longest sequence with the fewest features (a scale too small
-    # for it), a two-step one (a scale that grows with T is too small there) and the longest with
-    # the most features (projections that use only the fastest pairs miss there); T = 29,
-    # d = 26 is where three fast pairs at a small scale miss.
+    # so a fixed scale over all the features that passes it passes the whole range
+    # (tests/test_checks_ch06_attention.py). Other wrong families fail elsewhere, and those
+    # places are visible too: a two-step sequence (a scale that grows with T is too small there),
+    # the longest with the most features (projections that use only the fastest pairs miss
+    # there) and T = 29, d = 26 (three fast pairs at a small scale miss there).
     visible=(
         Case(0, T=12, d=16),
         Case(1, T=29, d=26),
