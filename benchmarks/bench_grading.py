@@ -1,6 +1,6 @@
 """Grading throughput: plain `nbgrader autograde` vs `python -m autograder grade` (figures only).
 
-    python benchmarks/bench_grading.py [--students 40] [--workers 1 2]
+    python benchmarks/bench_grading.py [--students 40] [--workers 2 3]
 
 On one simulated class of chapter-2 submissions (a third complete, a third
 half done, a third empty, as students hand them in) it prints, in one run:
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from classroom import answer_ids, make_course, nbgrader, student_notebook, submit  # noqa: E402
 
 from autograder.course import nbgrader_env  # noqa: E402
-from autograder.grading.cli import grade  # noqa: E402
+from autograder.grading.cli import default_workers, grade  # noqa: E402
 from autograder.grading.job import Options  # noqa: E402
 
 ASSIGNMENT = "02-elman"
@@ -51,7 +51,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--students", type=int, default=40)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    cores = os.cpu_count() or 1  # `make grade` uses default_workers(): cores + 1
+    parser.add_argument("--workers", type=int, nargs="+", default=[cores, default_workers()])
     args = parser.parse_args()
     for key, value in nbgrader_env().items():
         os.environ[key] = value

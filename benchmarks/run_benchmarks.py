@@ -110,12 +110,17 @@ def main() -> None:
     parser.add_argument(
         "--skip-book", action="store_true", help="skip the (destructive) book timings"
     )
+    parser.add_argument(
+        "--skip-grading", action="store_true", help="skip the class-grading timings (~5 min)"
+    )
     args = parser.parse_args()
     print(f"# benchmarks on {time.strftime('%Y-%m-%d %H:%M')}")
     if not args.skip_book:
         book_figures()
     chapter_figures()
     notebook_figures()
+    if not args.skip_grading:  # plain nbgrader against `make grade`, in one run
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_grading.py")], check=True)
 
 
 if __name__ == "__main__":
