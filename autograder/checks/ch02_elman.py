@@ -59,6 +59,12 @@ class ElmanCase:
         B, T, D = self.x.shape
         return {"B": B, "T": T, "D": D, "H": self.W_hh.shape[0], "O": self.W_hy.shape[0]}
 
+    def weights(self, read_out: bool = False) -> dict:
+        """The recurrent weights by name (with ``read_out``, W_hy and b_y too), for the input
+        builders of the parts that take them."""
+        names = ("W_ih", "W_hh", "b_ih", "b_hh") + (("W_hy", "b_y") if read_out else ())
+        return {name: getattr(self, name) for name in names}
+
 
 def make_case(
     seed: int,
@@ -106,7 +112,7 @@ def _sizes(args):
 
 def _step_inputs(seed, **sizes):
     c = make_case(seed, **{**sizes, "seq_len": 1})  # one step: the sequence length plays no part
-    return dict(x_t=c.x[:, 0], h_prev=c.h0, W_ih=c.W_ih, W_hh=c.W_hh, b_ih=c.b_ih, b_hh=c.b_hh)
+    return dict(x_t=c.x[:, 0], h_prev=c.h0, **c.weights())
 
 
 def _step_mistakes(args):
@@ -180,7 +186,7 @@ RNN_STEP = Part(
 
 def _forward_inputs(seed, **sizes):
     c = make_case(seed, **sizes)
-    return dict(x=c.x, h0=c.h0, W_ih=c.W_ih, W_hh=c.W_hh, b_ih=c.b_ih, b_hh=c.b_hh)
+    return dict(x=c.x, h0=c.h0, **c.weights())
 
 
 def _loop(args, *, reset_each_step=False):
@@ -264,7 +270,7 @@ RNN_FORWARD = Part(
 
 def _output_inputs(seed, **sizes):
     c = make_case(seed, **sizes)
-    hs = ref.rnn_forward(c.x, c.h0, c.W_ih, c.W_hh, c.b_ih, c.b_hh)
+    hs = ref.rnn_forward(c.x, c.h0, **c.weights())
     return dict(hs=hs, W_hy=c.W_hy, b_y=c.b_y)
 
 
@@ -316,9 +322,7 @@ RNN_OUTPUT = Part(
 
 def _logits_inputs(seed, **sizes):
     c = make_case(seed, **sizes)
-    return dict(
-        x=c.x, h0=c.h0, W_ih=c.W_ih, W_hh=c.W_hh, b_ih=c.b_ih, b_hh=c.b_hh, W_hy=c.W_hy, b_y=c.b_y
-    )
+    return dict(x=c.x, h0=c.h0, **c.weights(read_out=True))
 
 
 def _logits_mistakes(args):
@@ -410,7 +414,7 @@ def _last_inputs(seed, batch=None, seq_len=None, hidden_size=None, spare_steps=0
     x = c.x.copy()
     for b, length in enumerate(lengths):
         x[b, length:] = 0.0  # zero vectors after each sequence's end
-    hs = ref.rnn_forward(x, c.h0, c.W_ih, c.W_hh, c.b_ih, c.b_hh)
+    hs = ref.rnn_forward(x, c.h0, **c.weights())
     return dict(hs=hs, lengths=lengths.astype(np.int64))
 
 

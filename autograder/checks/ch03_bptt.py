@@ -154,9 +154,7 @@ STEP_ARGS = ("dh_t", "x_t", "h_prev", "W_ih", "W_hh", "b_ih", "b_hh")
 def _step_inputs(seed, **sizes):
     c = make_case(seed, **{**sizes, "seq_len": 1})
     dh = np.random.default_rng(seed + 7).normal(0.0, 1.0, c.h0.shape)
-    return dict(
-        dh_t=dh, x_t=c.x[:, 0], h_prev=c.h0, W_ih=c.W_ih, W_hh=c.W_hh, b_ih=c.b_ih, b_hh=c.b_hh
-    )
+    return dict(dh_t=dh, x_t=c.x[:, 0], h_prev=c.h0, **c.weights())
 
 
 def _step_reference(dh_t, x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
@@ -231,7 +229,7 @@ def _backward_inputs(seed, **sizes):
     c = make_case(seed, **sizes)
     B, T, _ = c.x.shape
     dhs = np.random.default_rng(seed + 7).normal(0.0, 1.0, (B, T, c.h0.shape[1]))
-    return dict(dhs=dhs, x=c.x, h0=c.h0, W_ih=c.W_ih, W_hh=c.W_hh, b_ih=c.b_ih, b_hh=c.b_hh)
+    return dict(dhs=dhs, x=c.x, h0=c.h0, **c.weights())
 
 
 def _backward_reference(dhs, x, h0, W_ih, W_hh, b_ih, b_hh):
@@ -469,18 +467,7 @@ def _loss_inputs(seed, lengths=None, **sizes):
     mask = np.arange(T)[None, :] < np.asarray(lengths)[:, None]
     targets = rng.integers(0, O, size=(B, T)).astype(np.int64)
     x = np.where(mask[..., None], c.x, 0.0)  # padding is zeros, as a real batch would have
-    return dict(
-        x=x,
-        h0=c.h0,
-        W_ih=c.W_ih,
-        W_hh=c.W_hh,
-        b_ih=c.b_ih,
-        b_hh=c.b_hh,
-        W_hy=c.W_hy,
-        b_y=c.b_y,
-        targets=targets,
-        mask=mask,
-    )
+    return dict(x=x, h0=c.h0, **c.weights(read_out=True), targets=targets, mask=mask)
 
 
 def _loss_reference(**a):
@@ -700,18 +687,7 @@ def _tbptt_inputs(seed, k=None, **sizes):
         k = int(rng.integers(3, 9))
         k += int(T % k == 0)  # a short last chunk, unless asked otherwise
     targets = rng.integers(0, c.W_hy.shape[0], size=(B, T)).astype(np.int64)
-    return dict(
-        x=c.x,
-        targets=targets,
-        h0=c.h0,
-        W_ih=c.W_ih,
-        W_hh=c.W_hh,
-        b_ih=c.b_ih,
-        b_hh=c.b_hh,
-        W_hy=c.W_hy,
-        b_y=c.b_y,
-        k=int(k),
-    )
+    return dict(x=c.x, targets=targets, h0=c.h0, **c.weights(read_out=True), k=int(k))
 
 
 def _tbptt_reference(x, targets, h0, W_ih, W_hh, b_ih, b_hh, W_hy, b_y, k):
