@@ -531,6 +531,8 @@ CLIPPED_SGD_STEP = Part(
 
 STEPS = 200  # the steps of the linear recurrence the property is checked on
 BAND = (0.5, 2.0)  # every singular value of dh_t/dh_0 must stay in here, t = 1..STEPS
+# Equal stretches s keep W^t in BAND for STEPS steps exactly when s lies in here.
+SAFE_STRETCH = (BAND[0] ** (1 / STEPS), BAND[1] ** (1 / STEPS))
 
 
 def _design_inputs(seed, size=None):
@@ -603,6 +605,7 @@ def _band_diagnosis(G, W) -> tuple[str, str] | None:
     H = G.shape[0]
     S = np.linalg.svd(G, compute_uv=False)
     stretches = np.linalg.svd(W, compute_uv=False)
+    lo, hi = SAFE_STRETCH
     rho_G = float(np.abs(np.linalg.eigvals(G)).max())
     if _same(W, G):
         return G_ITSELF, (
@@ -623,7 +626,6 @@ def _band_diagnosis(G, W) -> tuple[str, str] | None:
         )
     if stretches[0] - stretches[-1] <= 1e-9 * stretches[0]:  # one stretch (H = 1 has no other)
         c = float(stretches[0])
-        lo, hi = BAND[0] ** (1 / STEPS), BAND[1] ** (1 / STEPS)
         law = (
             f"after t steps every direction has {c:.4g}^t of its length ({c:.4g}^{STEPS} = "
             f"{c**STEPS:.3g}), and to stay in [{BAND[0]:g}, {BAND[1]:g}] for {STEPS} steps, "
@@ -632,7 +634,6 @@ def _band_diagnosis(G, W) -> tuple[str, str] | None:
         if H > 1 and abs(c * np.sqrt(H) - 1.0) < 1e-6:
             return ROOT_H, law
         return f"every stretch (singular value) is {c:.4g}", law
-    lo, hi = BAND[0] ** (1 / STEPS), BAND[1] ** (1 / STEPS)
     if stretches[0] > hi or stretches[-1] < lo:
         return SPREAD, (
             f"its stretches run from {stretches[-1]:.4g} to {stretches[0]:.4g}; a direction "
