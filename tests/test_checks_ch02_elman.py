@@ -828,3 +828,18 @@ def test_the_latch_reaches_the_longest_length_the_chapter_states():
         for c in checks.ORDER_LATCH.visible
     )
     assert visible == LATCH_LONGEST, "a visible case must reach the longest hidden length"
+
+
+def test_a_fading_latch_that_a_later_marker_overwrites_is_told_both():
+    """Review: four units with W_hh = I fade (the probes show it), and in the failing sequence
+    A's input (+1) overwrites B's weaker state (-0.3): the message says both."""
+
+    def fading_and_unbalanced(vocab_size, marker_a, marker_b, sequences):
+        W_ih = np.zeros((4, vocab_size))
+        W_ih[:, marker_a], W_ih[:, marker_b] = 1.0, -0.3
+        W_hy = np.array([[-2.5] * 4, [2.5] * 4])
+        return W_ih, np.eye(4), np.zeros(4), np.zeros(4), W_hy, np.zeros(2)
+
+    message = assert_rejected(checks.check_order_latch, fading_and_unbalanced, checks.FADES)
+    assert "Also, in this sequence A flipped the answer at step 2" in message
+    assert checks.OVERWRITES in message

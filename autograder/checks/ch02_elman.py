@@ -750,7 +750,8 @@ def _latch_failure(args, values, tokens, hs, logits, row) -> str:
             f"At h_{T} the logits are ({z[0]:+.3f}, {z[1]:+.3f}): the right class, but by a "
             f"margin z_{label} - z_{1 - label} = {margin:.3f}, below the required {LATCH_MARGIN:g}."
         )
-    held = "the answer held" if dec[s2 - 1] == dec[s1 - 1] else "it flipped the answer"
+    flipped = dec[s2 - 1] != dec[s1 - 1]  # the second marker changed the read-out's answer
+    held = "it flipped the answer" if flipped else "the answer held"
     before = f"h_{s2 - 1} = {state(s2 - 1)} just before {second}; " if s2 > s1 + 1 else ""
     lines.append(
         f"What it did: h_{s1 - 1} = {state(s1 - 1)} before {first}; h_{s1} = {state(s1)} after "
@@ -779,7 +780,7 @@ def _latch_failure(args, values, tokens, hs, logits, row) -> str:
         )
     else:
         lines.append(diagnosis)
-        if diagnosis and FADES in diagnosis and held != "the answer held" and dec[-1] != label:
+        if diagnosis and FADES in diagnosis and flipped and dec[-1] != label:
             # The probes show the fading; this sequence shows the second marker winning too.
             lines.append(
                 f"Also, in this sequence {second} flipped the answer at step {s2}: the state "
